@@ -1,0 +1,94 @@
+package responder
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/icmpgw/icmpgw/tun/packet"
+)
+
+const (
+	// MaxErrorLen bounds an ICMP error datagram: RFC 1812 §4.3.2.3 says
+	// the quote SHOULD be as much of the original as fits without the
+	// error exceeding 576 bytes, which is what Linux sends.
+	MaxErrorLen = 576
+
+	// ErrorTOS is the TOS of errors: precedence Internetwork Control
+	// (RFC 1812 §4.3.2.5), as Linux sends.
+	ErrorTOS = 0xc0
+
+	// TTL is the TTL of datagrams the router originates, Linux's default.
+	TTL = 64
+
+	errorHeaderLen = packet.IPv4MinHeaderLen + packet.ICMPHeaderLen
+)
+
+// AppendError appends to dst a complete IPv4 datagram carrying the ICMP
+// error r about orig, from src to orig's source, and returns the extended
+// slice. The error quotes orig as it arrived, header and options included,
+// plus as much of its payload as fits in maxLen bytes (at most
+// MaxErrorLen), but never less than the header and 8 bytes of payload
+// (RFC 792); quote, if positive, lowers that bound further. id fills the
+// IP identification field. It does not allocate when dst has room.
+func AppendError(dst []byte, src netip.Addr, id uint16, orig packet.IPv4, r Reason, maxLen, quote int) []byte {
+	n := min(orig.TotalLen(), MaxErrorLen-errorHeaderLen, maxLen-errorHeaderLen)
+	if quote > 0 {
+		n = min(n, quote)
+	}
+	n = max(n, min(orig.HeaderLen()+8, orig.TotalLen()))
+
+	start := len(dst)
+	dst = append(dst, make([]byte, errorHeaderLen)...)
+	dst = append(dst, orig[:n]...)
+	ip := packet.IPv4(dst[start:])
+	packet.PutHeader(ip, packet.Header{
+		TOS:      ErrorTOS,
+		TotalLen: errorHeaderLen + n,
+		ID:       id,
+		TTL:      TTL,
+		Protocol: packet.ProtocolICMP,
+		Src:      src,
+		Dst:      orig.Src(),
+	})
+	icmp := packet.ICMPv4(ip[packet.IPv4MinHeaderLen:])
+	icmp[0], icmp[1] = byte(r.Type), byte(r.Code)
+	switch r.Type {
+	case ipv4.ICMPTypeDestinationUnreachable:
+		binary.BigEndian.PutUint16(icmp[6:], r.MTU) // zero unless Fragmentation Needed
+	case ipv4.ICMPTypeRedirect:
+		gw := r.Gateway.As4()
+		copy(icmp[4:8], gw[:])
+	}
+	icmp.SetChecksum()
+	return dst
+}
+
+// AppendEchoReply appends to dst the Echo Reply to req, a valid Echo
+// Request whose ICMP checksum the caller has verified: from the address
+// that was asked to the asker, with identifier, sequence number and data
+// copied (RFC 792; RFC 1122 §3.2.2.6) and the request's TOS. It does not
+// allocate when dst has room.
+func AppendEchoReply(dst []byte, req packet.IPv4, id uint16) []byte {
+	echo := req.Payload()
+	start := len(dst)
+	dst = append(dst, make([]byte, packet.IPv4MinHeaderLen)...)
+	dst = append(dst, echo...)
+	ip := packet.IPv4(dst[start:])
+	packet.PutHeader(ip, packet.Header{
+		TOS:      req.TOS(),
+		TotalLen: packet.IPv4MinHeaderLen + len(echo),
+		ID:       id,
+		TTL:      TTL,
+		Protocol: packet.ProtocolICMP,
+		Src:      req.Dst(),
+		Dst:      req.Src(),
+	})
+	icmp := packet.ICMPv4(ip[packet.IPv4MinHeaderLen:])
+	old := binary.BigEndian.Uint16(icmp)
+	icmp.SetType(ipv4.ICMPTypeEchoReply)
+	sum := packet.UpdateChecksum(icmp.Checksum(), old, binary.BigEndian.Uint16(icmp))
+	binary.BigEndian.PutUint16(icmp[2:], sum)
+	return dst
+}

@@ -1,0 +1,57 @@
+package responder
+
+import (
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/icmpgw/icmpgw/tun/packet"
+)
+
+// Reason is an ICMP error to send: its type and code, and the one field of
+// the second header word that the type uses. Make one with the
+// constructors below.
+type Reason struct {
+	Type    ipv4.ICMPType
+	Code    packet.Code
+	MTU     uint16     // Fragmentation Needed: next-hop MTU, RFC 1191 §4
+	Gateway netip.Addr // Redirect: the better first hop, RFC 792
+}
+
+// TimeExceeded is Time Exceeded, TTL exceeded in transit (RFC 792; RFC
+// 1812 §5.3.1).
+func TimeExceeded() Reason {
+	return Reason{Type: ipv4.ICMPTypeTimeExceeded, Code: packet.CodeTTLExceeded}
+}
+
+// Unreachable is Destination Unreachable with the given code.
+func Unreachable(code packet.Code) Reason {
+	return Reason{Type: ipv4.ICMPTypeDestinationUnreachable, Code: code}
+}
+
+// FragNeeded is Destination Unreachable, fragmentation needed and DF set,
+// carrying the next-hop MTU (RFC 1191 §4).
+func FragNeeded(mtu int) Reason {
+	return Reason{Type: ipv4.ICMPTypeDestinationUnreachable, Code: packet.CodeFragNeeded, MTU: uint16(mtu)}
+}
+
+// Redirect is Redirect for Host naming gw (RFC 1812 §5.2.7.2: a router
+// sends only Host redirects).
+func Redirect(gw netip.Addr) Reason {
+	return Reason{Type: ipv4.ICMPTypeRedirect, Code: packet.CodeRedirectHost, Gateway: gw}
+}
+
+// RateLimited reports whether this kind of error spends the per-destination
+// tokens. Linux's icmp_ratemask limits Destination Unreachable, Source
+// Quench, Time Exceeded and Parameter Problem, but exempts Fragmentation
+// Needed, on which path MTU discovery depends; Redirects have their own
+// back-off.
+func (r Reason) RateLimited() bool {
+	switch r.Type {
+	case ipv4.ICMPTypeDestinationUnreachable:
+		return r.Code != packet.CodeFragNeeded
+	case ipv4.ICMPTypeTimeExceeded, ipv4.ICMPTypeParameterProblem:
+		return true
+	}
+	return false
+}

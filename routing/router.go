@@ -1,0 +1,276 @@
+package routing
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/icmpgw/icmpgw/responder"
+	"github.com/icmpgw/icmpgw/tun"
+	"github.com/icmpgw/icmpgw/tun/packet"
+)
+
+// Interface is one of a router's links.
+type Interface struct {
+	// Name names the interface in routes and logs, e.g. "eth0".
+	Name string
+	// Addr is the router's address on the link, with the link's prefix
+	// length (e.g. 198.51.100.1/24).
+	Addr netip.Prefix
+	// MTU is the link MTU; datagrams longer than this are fragmented or
+	// draw Fragmentation Needed.
+	MTU int
+	// NoRedirects stops the router from sending Redirects on this link.
+	NoRedirects bool
+	// Dev is the device behind the link.
+	Dev tun.Device
+
+	broadcast netip.Addr // the subnet's directed broadcast address
+}
+
+// Router forwards IPv4 between its interfaces and sends the ICMP a router
+// sends. Process is safe for concurrent use, one goroutine per interface,
+// each with its own Output. Counters are read with Stats.
+type Router struct {
+	Ifaces []*Interface
+	Routes *Table
+	Policy responder.Policy
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
+
+	limiter *responder.Limiter
+	ipID    atomic.Uint32
+	stats   counters
+}
+
+// New returns a router with the given interfaces, a routing table holding
+// their connected subnets, and policy.
+func New(ifaces []*Interface, policy responder.Policy) *Router {
+	r := &Router{Ifaces: ifaces, Routes: new(Table), Policy: policy, limiter: policy.NewLimiter()}
+	for _, ifc := range ifaces {
+		ifc.broadcast = broadcastOf(ifc.Addr)
+		r.Routes.Add(Route{Prefix: ifc.Addr.Masked(), Kind: Unicast, Iface: ifc})
+	}
+	return r
+}
+
+// Process takes one datagram that arrived on in and decides its fate, top
+// to bottom in the order of RFC 1812 §5.2 (and of Linux's ip_rcv,
+// ip_route_input and ip_forward). Whatever must be sent — the datagram
+// itself, its fragments, an ICMP message — is appended to out. Process
+// may rewrite b in place (TTL, checksum) and out may alias it; it must
+// not be used again until out has been sent. It does not allocate.
+func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
+	pkt := packet.IPv4(b)
+
+	// RFC 1812 §5.2.2: "A router MUST verify the IP header ... before
+	// performing any processing"; one that fails is silently discarded.
+	if p := pkt.Validate(); p != packet.Valid {
+		r.stats.malformed[p].Add(1)
+		return r.count(DropMalformed)
+	}
+	pkt = pkt[:pkt.TotalLen()] // drop link padding
+	src, dst := pkt.Src(), pkt.Dst()
+
+	// RFC 1812 §5.3.7: a router SHOULD NOT forward a datagram whose source
+	// is not a single host, nor one to 0/8 or 127/8.
+	if !responder.UniqueHost(src) || thisNetwork.Contains(dst) || loopback.Contains(dst) {
+		return r.count(DropMartian)
+	}
+	// RFC 1812 §5.3.5: limited and directed broadcasts are not forwarded
+	// here, and there is no multicast routing.
+	if dst.IsMulticast() || classE.Contains(dst) || r.isBroadcast(dst) {
+		return r.count(DropBroadcast)
+	}
+	if r.isLocal(dst) {
+		return r.deliver(in, pkt, out)
+	}
+	// Linux drops source-routed datagrams (accept_source_route=0), as RFC
+	// 1812 §5.2.4.1 allows a router configured to.
+	if pkt.HasSourceRoute() {
+		return r.count(DropSourceRoute)
+	}
+
+	route, ok := r.Routes.Lookup(dst)
+	if !ok {
+		// RFC 1812 §5.2.7.1: no route → Destination Unreachable, net.
+		r.sendError(pkt, netip.Addr{}, responder.Unreachable(packet.CodeNetUnreachable), out)
+		return r.count(DropNoRoute)
+	}
+	switch route.Kind {
+	case Blackhole:
+		return r.count(DropBlackhole)
+	case Unreachable:
+		r.sendError(pkt, netip.Addr{}, responder.Unreachable(route.Code), out)
+		return r.count(DropUnreachable)
+	}
+
+	// RFC 1812 §5.3.1: "the router MUST discard it if the TTL is 0 or 1
+	// ... and send an ICMP Time Exceeded". Checked on the forwarding path
+	// only, after the lookup, as Linux does (§4.2.2.9: a router MUST NOT
+	// check the TTL of a datagram addressed to itself).
+	if pkt.TTL() <= 1 {
+		r.sendError(pkt, netip.Addr{}, responder.TimeExceeded(), out)
+		return r.count(DropTTL)
+	}
+
+	egress := route.Iface
+	// RFC 1191 §4: too big with DF set → Fragmentation Needed carrying the
+	// next-hop MTU; never rate limited, path MTU discovery depends on it.
+	if len(pkt) > egress.MTU && pkt.DF() {
+		r.sendError(pkt, netip.Addr{}, responder.FragNeeded(egress.MTU), out)
+		return r.count(DropFragNeeded)
+	}
+
+	// RFC 1812 §5.2.7.2: a router SHOULD send a Redirect when the datagram
+	// leaves by the interface it came in on, its source is on that subnet,
+	// and it carries no source route (those were dropped above). Only Host
+	// redirects; the datagram is still forwarded.
+	if nextHop := route.NextHop(dst); egress == in && !in.NoRedirects &&
+		in.Addr.Contains(src) && in.Addr.Contains(nextHop) && nextHop != src {
+		r.sendError(pkt, netip.Addr{}, responder.Redirect(nextHop), out)
+	}
+
+	// RFC 791 §3.2; RFC 1624 for the checksum.
+	pkt.DecTTL()
+	if !out.add(egress, pkt) {
+		return r.count(DropTooSmallMTU)
+	}
+	return r.count(Forwarded)
+}
+
+// deliver handles a datagram addressed to one of the router's own
+// addresses.
+func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
+	if pkt.IsFragment() {
+		return r.count(DropLocalFragment)
+	}
+	switch pkt.Protocol() {
+	case packet.ProtocolICMP:
+		icmp := packet.ICMPv4(pkt.Payload())
+		if len(icmp) < packet.ICMPHeaderLen || packet.Checksum(icmp, 0) != 0 {
+			return r.count(DropBadICMP)
+		}
+		if icmp.Type() != ipv4.ICMPTypeEcho {
+			return r.count(Consumed) // replies and errors end here
+		}
+		// RFC 1122 §3.2.2.6: every host MUST answer Echo Requests; the
+		// reply's source is the address the request was sent to.
+		egress, ok := r.routeBack(pkt.Src())
+		if !ok {
+			return r.count(DropNoRouteBack)
+		}
+		start := len(out.arena)
+		out.arena = responder.AppendEchoReply(out.arena, pkt, r.nextID())
+		out.add(egress, out.arena[start:])
+		r.stats.sent[ipv4.ICMPTypeEchoReply].Add(1)
+		return r.count(Answered)
+	case packet.ProtocolUDP:
+		// RFC 1122 §3.2.2.1: no listener → Port Unreachable, from the
+		// address that was asked.
+		r.sendError(pkt, pkt.Dst(), responder.Unreachable(packet.CodePortUnreachable), out)
+		return r.count(DropPortUnreachable)
+	}
+	// RFC 1122 §3.2.2.1: a protocol the router does not speak, TCP
+	// included → Protocol Unreachable.
+	r.sendError(pkt, pkt.Dst(), responder.Unreachable(packet.CodeProtocolUnreachable), out)
+	return r.count(DropProtoUnreachable)
+}
+
+// sendError sends the ICMP error reason about orig back toward orig's
+// source, unless a never-send rule, the policy or the rate limiter says
+// no. from is the source address to use; the zero Addr means the address
+// of the interface the error leaves by (RFC 1812 §4.3.2.4, Linux's
+// default).
+func (r *Router) sendError(orig packet.IPv4, from netip.Addr, reason responder.Reason, out *Output) {
+	why := responder.MayError(orig)
+	if why == responder.Send && r.Policy.Silent {
+		why = responder.PolicySilent
+	}
+	var egress *Interface
+	if why == responder.Send {
+		var ok bool
+		if egress, ok = r.routeBack(orig.Src()); !ok {
+			why = responder.NoRouteBack
+		}
+	}
+	if why == responder.Send {
+		why = r.limiter.Allow(orig.Src(), reason, r.now())
+	}
+	if why != responder.Send {
+		r.stats.suppressed[why].Add(1)
+		return
+	}
+	if !from.IsValid() {
+		from = egress.Addr.Addr()
+	}
+	start := len(out.arena)
+	out.arena = responder.AppendError(out.arena, from, r.nextID(), orig, reason, egress.MTU, r.Policy.Quote)
+	out.add(egress, out.arena[start:])
+	r.stats.sent[reason.Type].Add(1)
+	if reason.Type == ipv4.ICMPTypeDestinationUnreachable && reason.Code < 16 {
+		r.stats.unreachable[reason.Code].Add(1)
+	}
+}
+
+// routeBack finds the interface by which the router reaches src, as for
+// any datagram it originates.
+func (r *Router) routeBack(src netip.Addr) (*Interface, bool) {
+	route, ok := r.Routes.Lookup(src)
+	if !ok || route.Kind != Unicast {
+		return nil, false
+	}
+	return route.Iface, true
+}
+
+func (r *Router) isLocal(dst netip.Addr) bool {
+	for _, ifc := range r.Ifaces {
+		if ifc.Addr.Addr() == dst {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) isBroadcast(dst netip.Addr) bool {
+	for _, ifc := range r.Ifaces {
+		if ifc.broadcast == dst {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) nextID() uint16 { return uint16(r.ipID.Add(1)) }
+
+func (r *Router) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Router) count(o Outcome) Outcome {
+	r.stats.outcomes[o].Add(1)
+	return o
+}
+
+var (
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	loopback    = netip.MustParsePrefix("127.0.0.0/8")
+	classE      = netip.MustParsePrefix("240.0.0.0/4") // and 255.255.255.255
+)
+
+// broadcastOf is the directed broadcast address of p's subnet; none for
+// /31 and /32 (RFC 3021).
+func broadcastOf(p netip.Prefix) netip.Addr {
+	if p.Bits() >= 31 {
+		return netip.Addr{}
+	}
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
