@@ -13,16 +13,16 @@ type Suppress uint8
 // Reasons not to send an error. The first group are the RFC's never-send
 // rules (MayError); the rest are the router's policy.
 const (
-	Send               Suppress = iota
-	AboutICMPError              // RFC 1122 §3.2.2: not about an ICMP error message
-	AboutFragment               // RFC 1122 §3.2.2: not about a non-initial fragment
-	AboutMulticastDst           // RFC 1122 §3.2.2: not about a datagram to a broadcast or multicast address
-	AboutNonUniqueSrc           // RFC 1122 §3.2.2, RFC 1812 §4.3.2.7: not to a source that is not a single host
-	PolicySilent                // the router's policy sends no errors
-	RateLimited                 // RFC 1812 §4.3.2.8: the destination's token bucket is empty
-	RedirectBackoff             // the host ignored earlier redirects (Linux's back-off)
-	NoRouteBack                 // no route leads back to the source
-	NumSuppress                 // number of reasons, for counter arrays
+	Send              Suppress = iota
+	AboutICMPError             // RFC 1122 §3.2.2: not about an ICMP error message
+	AboutFragment              // RFC 1122 §3.2.2: not about a non-initial fragment
+	AboutMulticastDst          // RFC 1122 §3.2.2: not about a datagram to a broadcast or multicast address
+	AboutNonUniqueSrc          // RFC 1122 §3.2.2, RFC 1812 §4.3.2.7: not to a source that is not a single host
+	PolicySilent               // the router's policy sends no errors
+	RateLimited                // RFC 1812 §4.3.2.8: the destination's token bucket is empty
+	RedirectBackoff            // the host ignored earlier redirects (Linux's back-off)
+	NoRouteBack                // no route leads back to the source
+	NumSuppress                // number of reasons, for counter arrays
 )
 
 var suppressNames = [NumSuppress]string{

@@ -6,24 +6,24 @@ type Outcome uint8
 
 // Outcomes, roughly in the order Process reaches them.
 const (
-	Forwarded        Outcome = iota // sent on, whole or in fragments
-	Answered                        // an Echo Request to the router, answered
-	Consumed                        // other ICMP to the router: replies, errors, queries it ignores
-	DropMalformed                   // failed validation (RFC 1812 §5.2.2); see Malformed counters
-	DropMartian                     // invalid source or destination (RFC 1812 §5.3.7)
-	DropBroadcast                   // to a broadcast or multicast address: not forwarded
-	DropSourceRoute                 // carries a source route option: dropped as Linux does by default
-	DropLocalFragment               // a fragment addressed to the router: no reassembly
-	DropBadICMP                     // ICMP to the router that is truncated or fails its checksum
-	DropPortUnreachable             // UDP to the router: Port Unreachable
-	DropProtoUnreachable            // other protocols to the router: Protocol Unreachable
-	DropNoRoute                     // no route: Net Unreachable
-	DropUnreachable                 // an unreachable or prohibit route
-	DropBlackhole                   // a blackhole route
-	DropTTL                         // TTL would reach 0: Time Exceeded
-	DropFragNeeded                  // too big with DF set: Fragmentation Needed
-	DropTooSmallMTU                 // too big, and the MTU cannot carry 8 bytes of payload
-	DropNoRouteBack                 // an Echo Reply with no route back to its asker
+	Forwarded            Outcome = iota // sent on, whole or in fragments
+	Answered                            // an Echo Request to the router, answered
+	Consumed                            // other ICMP to the router: replies, errors, queries it ignores
+	DropMalformed                       // failed validation (RFC 1812 §5.2.2); see Malformed counters
+	DropMartian                         // invalid source or destination (RFC 1812 §5.3.7)
+	DropBroadcast                       // to a broadcast or multicast address: not forwarded
+	DropSourceRoute                     // carries a source route option: dropped as Linux does by default
+	DropLocalFragment                   // a fragment addressed to the router: no reassembly
+	DropBadICMP                         // ICMP to the router that is truncated or fails its checksum
+	DropPortUnreachable                 // UDP to the router: Port Unreachable
+	DropProtoUnreachable                // other protocols to the router: Protocol Unreachable
+	DropNoRoute                         // no route: Net Unreachable
+	DropUnreachable                     // an unreachable or prohibit route
+	DropBlackhole                       // a blackhole route
+	DropTTL                             // TTL would reach 0: Time Exceeded
+	DropFragNeeded                      // too big with DF set: Fragmentation Needed
+	DropTooSmallMTU                     // too big, and the MTU cannot carry 8 bytes of payload
+	DropNoRouteBack                     // an Echo Reply with no route back to its asker
 	NumOutcomes
 )
 

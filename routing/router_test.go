@@ -377,4 +377,3 @@ func BenchmarkProcess(b *testing.B) {
 		}
 	}
 }
-
