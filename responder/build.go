@@ -58,8 +58,10 @@ func AppendError(dst []byte, src netip.Addr, id uint16, orig packet.IPv4, r Reas
 	case ipv4.ICMPTypeDestinationUnreachable:
 		binary.BigEndian.PutUint16(icmp[6:], r.MTU) // zero unless Fragmentation Needed
 	case ipv4.ICMPTypeRedirect:
-		gw := r.Gateway.As4()
-		copy(icmp[4:8], gw[:])
+		if r.Gateway.Is4() {
+			gw := r.Gateway.As4()
+			copy(icmp[4:8], gw[:])
+		}
 	}
 	icmp.SetChecksum()
 	return dst

@@ -75,8 +75,9 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	src, dst := pkt.Src(), pkt.Dst()
 
 	// RFC 1812 §5.3.7: a router SHOULD NOT forward a datagram whose source
-	// is not a single host, nor one to 0/8 or 127/8.
-	if !responder.UniqueHost(src) || thisNetwork.Contains(dst) || loopback.Contains(dst) {
+	// is not a single host, nor one to 0/8 or 127/8. One that claims to
+	// come from the router itself is spoofed (Linux: martian source).
+	if !responder.UniqueHost(src) || thisNetwork.Contains(dst) || loopback.Contains(dst) || r.isLocal(src) {
 		return r.count(DropMartian)
 	}
 	// RFC 1812 §5.3.5: limited and directed broadcasts are not forwarded
