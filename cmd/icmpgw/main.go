@@ -212,7 +212,9 @@ func demo(args []string) error {
 	}
 	defer stop()
 	done := make(chan bool, 1)
-	go func() { done <- scenarios.RunDemo(os.Stdout, scenarios.Namespace(lf.prefix, "client"), scenarios.DemoProbes(), lab.Policy) }()
+	go func() {
+		done <- scenarios.RunDemo(os.Stdout, scenarios.Namespace(lf.prefix, "client"), scenarios.DemoProbes(), lab.Policy)
+	}()
 	var ok bool
 	select {
 	case ok = <-done:
