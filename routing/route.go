@@ -58,6 +58,9 @@ var unreachableCodes = []struct {
 
 // CodeName is the word ParseRoute takes for an unreachable code.
 func CodeName(c packet.Code) string {
+	if c == packet.CodeFragNeeded {
+		return "fragmentation-needed"
+	}
 	for _, u := range unreachableCodes {
 		if u.code == c {
 			return u.word

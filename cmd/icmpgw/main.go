@@ -11,15 +11,17 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/net/ipv4"
+
 	"github.com/icmpgw/icmpgw/responder"
 	"github.com/icmpgw/icmpgw/routing"
 	"github.com/icmpgw/icmpgw/scenarios"
+	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
 const usage = `icmpgw is a userspace IPv4 router on TUN devices for network labs. It
@@ -255,24 +257,38 @@ func down(args []string) error {
 // printStats prints the router's counters that are not zero.
 func printStats(w io.Writer, s routing.Stats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "router counters\t\n  received\t%d\n", s.Received)
+	fmt.Fprintf(tw, "ROUTER COUNTERS\t\n")
+	fmt.Fprintf(tw, "received\t%d\n", s.Received)
 	for i, n := range s.Outcomes {
 		if n > 0 {
 			fmt.Fprintf(tw, "  %s\t%d\n", routing.Outcome(i), n)
 		}
 	}
-	for i, n := range s.Sent {
+	for i, n := range s.Malformed {
 		if n > 0 {
-			fmt.Fprintf(tw, "  icmp sent, type %d\t%d\n", i, n)
+			fmt.Fprintf(tw, "    malformed: %s\t%d\n", packet.Problem(i), n)
+		}
+	}
+	for i, n := range s.Sent {
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "icmp sent: %s\t%d\n", ipv4.ICMPType(i), n)
+		if ipv4.ICMPType(i) == ipv4.ICMPTypeDestinationUnreachable {
+			for code, n := range s.Unreachable {
+				if n > 0 {
+					fmt.Fprintf(tw, "  code %d (%s)\t%d\n", code, routing.CodeName(packet.Code(code)), n)
+				}
+			}
 		}
 	}
 	for i, n := range s.Suppressed {
 		if n > 0 {
-			fmt.Fprintf(tw, "  icmp suppressed, %s\t%d\n", responder.Suppress(i), n)
+			fmt.Fprintf(tw, "icmp suppressed: %s\t%d\n", responder.Suppress(i), n)
 		}
 	}
 	if s.WriteErrors > 0 {
-		fmt.Fprintf(tw, "  write errors\t%s\n", strconv.FormatUint(s.WriteErrors, 10))
+		fmt.Fprintf(tw, "write errors\t%d\n", s.WriteErrors)
 	}
 	tw.Flush()
 }
