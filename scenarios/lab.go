@@ -24,6 +24,8 @@ type Host struct {
 	// Router is the router's end of the link: its name and address.
 	RouterIface string
 	RouterAddr  netip.Prefix
+	// RouterNoRedirects stops the router sending Redirects on this link.
+	RouterNoRedirects bool
 	// Sysctls are set inside the namespace, e.g. to accept redirects.
 	Sysctls []tun.Sysctl
 }
@@ -136,7 +138,7 @@ func Up(lab Lab, prefix string, log *slog.Logger) (_ *Running, err error) {
 		if err := tun.Apply(link); err != nil {
 			return nil, err
 		}
-		ifaces = append(ifaces, &routing.Interface{Name: h.RouterIface, Addr: h.RouterAddr, MTU: h.MTU, Dev: dev})
+		ifaces = append(ifaces, &routing.Interface{Name: h.RouterIface, Addr: h.RouterAddr, MTU: h.MTU, NoRedirects: h.RouterNoRedirects, Dev: dev})
 	}
 	run.Router = routing.New(ifaces, lab.Policy)
 	for _, s := range lab.Routes {

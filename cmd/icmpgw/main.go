@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -90,6 +91,7 @@ type labFlags struct {
 	rateLimit string
 	burst     int
 	quote     int
+	noRedir   string
 	verbose   bool
 }
 
@@ -104,6 +106,7 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited")
 		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
 		fs.IntVar(&lf.quote, "quote", 0, "bytes of the offending datagram an error quotes at most; 0 fills a\n576-byte error (RFC 1812 §4.3.2.3); the least is the IP header + 8 bytes")
+		fs.StringVar(&lf.noRedir, "no-redirects", "", "router `interfaces` (comma-separated: eth0 faces the client, eth1 the server)\non which no Redirects are sent; Redirects are on by default (RFC 1812 §5.2.7.2)")
 		fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
 	}
 	return fs
@@ -129,6 +132,24 @@ func (lf *labFlags) policy() (responder.Policy, error) {
 	}
 	p.Quote = lf.quote
 	return p, nil
+}
+
+func (lf *labFlags) applyNoRedirects(lab *scenarios.Lab) error {
+	if lf.noRedir == "" {
+		return nil
+	}
+	var names []string
+	for _, h := range lab.Hosts {
+		names = append(names, h.RouterIface)
+	}
+	for _, name := range strings.Split(lf.noRedir, ",") {
+		i := slices.Index(names, name)
+		if i < 0 {
+			return fmt.Errorf("--no-redirects: no router interface %q; the lab's are %s", name, strings.Join(names, ", "))
+		}
+		lab.Hosts[i].RouterNoRedirects = true
+	}
+	return nil
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
@@ -168,6 +189,9 @@ func start(lf *labFlags) (*scenarios.Running, scenarios.Lab, context.Context, co
 	}
 	lab := scenarios.Default()
 	lab.Policy = policy
+	if err := lf.applyNoRedirects(&lab); err != nil {
+		return nil, lab, nil, nil, err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	run, err := scenarios.Up(lab, lf.prefix, logger(lf.verbose))
 	if err != nil {
