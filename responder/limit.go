@@ -20,6 +20,10 @@ const (
 	// icmp_msgs_burst: a cap over all destinations together.
 	globalRate  = 1000
 	globalBurst = 50
+	// routeErrorCost and routeErrorBurst are Linux's ip_rt_error_cost and
+	// ip_rt_error_burst (HZ and 5*HZ), fixed in the kernel.
+	routeErrorCost  = time.Second
+	routeErrorBurst = 5
 	// redirectLoad, redirectNumber and redirectSilence are Linux's
 	// ip_rt_redirect_load, _number and _silence: after a redirect the next
 	// waits redirectLoad << n; after nine the host is taken to ignore them
@@ -74,8 +78,10 @@ type Limiter struct {
 }
 
 // NewLimiter returns a limiter that lets each destination draw burst errors
-// at once and then one per interval. interval <= 0 turns the error limit
-// off (Redirect back-off stays on, as in Linux).
+// at once and then one per interval; errors from the routing table cost
+// more (RouteError). interval <= 0 turns every error limit off, the
+// routing table's included, which Linux cannot do; the Redirect back-off
+// stays on.
 func NewLimiter(interval time.Duration, burst int) *Limiter {
 	return &Limiter{interval: interval, burst: burst, off: interval <= 0, peers: make(map[netip.Addr]*peer)}
 }
@@ -97,6 +103,9 @@ func (l *Limiter) Allow(dst netip.Addr, r Reason, now time.Time) Suppress {
 	}
 	if isRedirect {
 		return p.allowRedirect(now)
+	}
+	if r.routeError && !p.errors.allow(now, routeErrorCost, routeErrorBurst) {
+		return RateLimited
 	}
 	if !l.global.allow(now, time.Second/globalRate, globalBurst) {
 		return RateLimited

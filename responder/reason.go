@@ -16,6 +16,8 @@ type Reason struct {
 	Code    packet.Code
 	MTU     uint16     // Fragmentation Needed: next-hop MTU, RFC 1191 §4
 	Gateway netip.Addr // Redirect: the better first hop, RFC 792
+
+	routeError bool // drawn by the routing table; see RouteError
 }
 
 // TimeExceeded is Time Exceeded, TTL exceeded in transit (RFC 792; RFC
@@ -27,6 +29,17 @@ func TimeExceeded() Reason {
 // Unreachable is Destination Unreachable with the given code.
 func Unreachable(code packet.Code) Reason {
 	return Reason{Type: ipv4.ICMPTypeDestinationUnreachable, Code: code}
+}
+
+// RouteError is Destination Unreachable drawn by the routing table: no
+// route, or an unreachable or prohibit route. Linux (ip_error) charges
+// these to the destination's bucket once more before the usual limit, at
+// 1 s apiece with a burst of 5 s, so a burst draws 2 such errors, not 6,
+// and steady probing every 0.5 s draws 3 and then none.
+func RouteError(code packet.Code) Reason {
+	r := Unreachable(code)
+	r.routeError = true
+	return r
 }
 
 // FragNeeded is Destination Unreachable, fragmentation needed and DF set,

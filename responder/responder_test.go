@@ -254,6 +254,39 @@ func TestLimiterLikeLinux(t *testing.T) {
 	}
 }
 
+// TestRouteErrorsLikeLinux checks the extra charge of Linux's ip_error,
+// measured against a Linux router: a burst of pings to an unrouted prefix
+// draws 2 errors, and pings every 0.5 s draw 3 and then none.
+func TestRouteErrorsLikeLinux(t *testing.T) {
+	l := Policy{}.NewLimiter()
+	now := time.Unix(0, 0)
+	sent := 0
+	for range 10 {
+		if l.Allow(client, RouteError(packet.CodeNetUnreachable), now) == Send {
+			sent++
+		}
+	}
+	if sent != 2 {
+		t.Errorf("a burst of 10 drew %d route errors, want 2", sent)
+	}
+	l, sent = Policy{}.NewLimiter(), 0
+	var at []int
+	for i := range 12 {
+		if l.Allow(client, RouteError(packet.CodeNetUnreachable), now.Add(time.Duration(i)*500*time.Millisecond)) == Send {
+			at = append(at, i)
+		}
+	}
+	if len(at) != 3 || at[0] != 0 || at[1] != 1 || at[2] != 2 {
+		t.Errorf("probes every 0.5 s drew errors at probes %v, want [0 1 2]", at)
+	}
+	off := Policy{NoRateLimit: true}.NewLimiter()
+	for range 20 {
+		if off.Allow(client, RouteError(packet.CodeHostUnreachable), now) != Send {
+			t.Fatal("--ratelimit off still limits route errors")
+		}
+	}
+}
+
 // TestRedirectBackoff follows Linux's ip_rt_send_redirect: redirect n+1
 // waits 20ms << n; after 9 the host is taken to ignore them until it has
 // been quiet for 20.48 s.

@@ -36,25 +36,40 @@ type Interface struct {
 type Router struct {
 	Ifaces []*Interface
 	Routes *Table
-	Policy responder.Policy
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
 
+	policy atomic.Pointer[policyState]
+	ipID   atomic.Uint32
+	stats  counters
+}
+
+// policyState is a policy and the limiter it makes, swapped as one.
+type policyState struct {
+	responder.Policy
 	limiter *responder.Limiter
-	ipID    atomic.Uint32
-	stats   counters
 }
 
 // New returns a router with the given interfaces, a routing table holding
 // their connected subnets, and policy.
 func New(ifaces []*Interface, policy responder.Policy) *Router {
-	r := &Router{Ifaces: ifaces, Routes: new(Table), Policy: policy, limiter: policy.NewLimiter()}
+	r := &Router{Ifaces: ifaces, Routes: new(Table)}
+	r.SetPolicy(policy)
 	for _, ifc := range ifaces {
 		ifc.broadcast = broadcastOf(ifc.Addr)
 		r.Routes.Add(Route{Prefix: ifc.Addr.Masked(), Kind: Unicast, Iface: ifc})
 	}
 	return r
 }
+
+// SetPolicy replaces the router's ICMP policy, with a fresh rate limiter.
+// It is safe to call while the router forwards.
+func (r *Router) SetPolicy(p responder.Policy) {
+	r.policy.Store(&policyState{p, p.NewLimiter()})
+}
+
+// Policy returns the router's ICMP policy.
+func (r *Router) Policy() responder.Policy { return r.policy.Load().Policy }
 
 // Process takes one datagram that arrived on in and decides its fate, top
 // to bottom in the order of RFC 1812 §5.2 (and of Linux's ip_rcv,
@@ -97,14 +112,14 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	route, ok := r.Routes.Lookup(dst)
 	if !ok {
 		// RFC 1812 §5.2.7.1: no route → Destination Unreachable, net.
-		r.sendError(pkt, netip.Addr{}, responder.Unreachable(packet.CodeNetUnreachable), out)
+		r.sendError(pkt, netip.Addr{}, responder.RouteError(packet.CodeNetUnreachable), out)
 		return r.count(DropNoRoute)
 	}
 	switch route.Kind {
 	case Blackhole:
 		return r.count(DropBlackhole)
 	case Unreachable:
-		r.sendError(pkt, netip.Addr{}, responder.Unreachable(route.Code), out)
+		r.sendError(pkt, netip.Addr{}, responder.RouteError(route.Code), out)
 		return r.count(DropUnreachable)
 	}
 
@@ -186,8 +201,9 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 // of the interface the error leaves by (RFC 1812 §4.3.2.4, Linux's
 // default).
 func (r *Router) sendError(orig packet.IPv4, from netip.Addr, reason responder.Reason, out *Output) {
+	policy := r.policy.Load()
 	why := responder.MayError(orig)
-	if why == responder.Send && r.Policy.Silent {
+	if why == responder.Send && policy.Silent {
 		why = responder.PolicySilent
 	}
 	var egress *Interface
@@ -198,7 +214,7 @@ func (r *Router) sendError(orig packet.IPv4, from netip.Addr, reason responder.R
 		}
 	}
 	if why == responder.Send {
-		why = r.limiter.Allow(orig.Src(), reason, r.now())
+		why = policy.limiter.Allow(orig.Src(), reason, r.now())
 	}
 	if why != responder.Send {
 		r.stats.suppressed[why].Add(1)
@@ -208,7 +224,7 @@ func (r *Router) sendError(orig packet.IPv4, from netip.Addr, reason responder.R
 		from = egress.Addr.Addr()
 	}
 	start := len(out.arena)
-	out.arena = responder.AppendError(out.arena, from, r.nextID(), orig, reason, egress.MTU, r.Policy.Quote)
+	out.arena = responder.AppendError(out.arena, from, r.nextID(), orig, reason, egress.MTU, policy.Quote)
 	out.add(egress, out.arena[start:])
 	r.stats.sent[reason.Type].Add(1)
 	if reason.Type == ipv4.ICMPTypeDestinationUnreachable && reason.Code < 16 {

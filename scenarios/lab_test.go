@@ -39,7 +39,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	ok := RunDemo(&out, Namespace(prefix, "client"), DemoProbes(), lab.Policy)
+	ok := RunDemo(&out, Namespace(prefix, "client"), DemoProbes(), run.Router, lab.Policy)
 	t.Log("\n" + out.String())
 	if !ok {
 		t.Error("some probes did not draw their reaction")

@@ -239,7 +239,7 @@ func demo(args []string) error {
 	defer stop()
 	done := make(chan bool, 1)
 	go func() {
-		done <- scenarios.RunDemo(os.Stdout, scenarios.Namespace(lf.prefix, "client"), scenarios.DemoProbes(), lab.Policy)
+		done <- scenarios.RunDemo(os.Stdout, scenarios.Namespace(lf.prefix, "client"), scenarios.DemoProbes(), run.Router, lab.Policy)
 	}()
 	var ok bool
 	select {
