@@ -48,8 +48,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("%d probes ok, want %d", got, len(DemoProbes()))
 	}
 	s := run.Router.Stats()
-	if s.Sent[5] != 1 || s.Sent[11] != 1 || s.Unreachable[4] != 1 {
-		t.Errorf("sent %d redirects, %d time exceeded, %d frag needed; want 1 each", s.Sent[5], s.Sent[11], s.Unreachable[4])
+	if s.Sent[5] != 1 || s.Sent[11] != 1+6 || s.Unreachable[4] != 1 {
+		t.Errorf("sent %d redirects, %d time exceeded, %d frag needed; want 1, 1+6 (the burst row), 1", s.Sent[5], s.Sent[11], s.Unreachable[4])
 	}
 	if err := run.Close(); err != nil {
 		t.Fatal(err)
