@@ -3,6 +3,8 @@ package probe
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
 // ICMP types this package sends or matches (RFC 792).
@@ -35,23 +37,8 @@ func appendEcho(dst []byte, id, seq uint16) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, id)
 	dst = binary.BigEndian.AppendUint16(dst, seq)
 	dst = append(dst, echoPayload...)
-	binary.BigEndian.PutUint16(dst[start+2:], checksum(dst[start:]))
+	binary.BigEndian.PutUint16(dst[start+2:], packet.Checksum(dst[start:], 0))
 	return dst
-}
-
-// checksum is the Internet checksum of b (RFC 1071).
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	// Two folds suffice: after the first, sum is at most 0x1fffe.
-	sum = sum>>16 + sum&0xffff
-	sum += sum >> 16
-	return ^uint16(sum)
 }
 
 // ipPayload splits a received IPv4 datagram into its source address,

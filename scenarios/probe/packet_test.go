@@ -10,6 +10,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
 // These tests need no root: they check the bytes the probes write and
@@ -52,7 +54,7 @@ func TestAppendEcho(t *testing.T) {
 		t.Fatalf("appendEcho overwrote dst: %x", b)
 	}
 	msg := b[1:]
-	if got := checksum(msg); got != 0 {
+	if got := packet.Checksum(msg, 0); got != 0 {
 		t.Errorf("checksum over the message with its checksum = %#04x, want 0", got)
 	}
 	m, err := icmp.ParseMessage(1, msg)
@@ -69,20 +71,6 @@ func TestAppendEcho(t *testing.T) {
 	if typeEchoRequest != int(ipv4.ICMPTypeEcho) || typeEchoReply != int(ipv4.ICMPTypeEchoReply) ||
 		typeRedirect != int(ipv4.ICMPTypeRedirect) {
 		t.Error("ICMP type constants disagree with golang.org/x/net/ipv4")
-	}
-}
-
-func TestChecksum(t *testing.T) {
-	// RFC 1071 §3's example: the one's complement sum is 0xddf2.
-	if got := checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != ^uint16(0xddf2) {
-		t.Errorf("checksum(RFC 1071 example) = %#04x, want %#04x", got, ^uint16(0xddf2))
-	}
-	// Odd length: the last byte is padded with a zero byte.
-	if got, want := checksum([]byte{0x01, 0x02, 0x03}), ^uint16(0x0102+0x0300); got != want {
-		t.Errorf("checksum(odd) = %#04x, want %#04x", got, want)
-	}
-	if got := checksum(nil); got != 0xffff {
-		t.Errorf("checksum(nil) = %#04x, want 0xffff", got)
 	}
 }
 

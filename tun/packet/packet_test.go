@@ -55,6 +55,20 @@ func TestChecksumAgainstReference(t *testing.T) {
 	}
 }
 
+func TestChecksumRFC1071Examples(t *testing.T) {
+	// RFC 1071 §3's example: the one's complement sum is 0xddf2.
+	if got := Checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}, 0); got != ^uint16(0xddf2) {
+		t.Errorf("Checksum(RFC 1071 example) = %#04x, want %#04x", got, ^uint16(0xddf2))
+	}
+	// Odd length: the last byte is padded with a zero byte.
+	if got, want := Checksum([]byte{0x01, 0x02, 0x03}, 0), ^uint16(0x0102+0x0300); got != want {
+		t.Errorf("Checksum(odd) = %#04x, want %#04x", got, want)
+	}
+	if got := Checksum(nil, 0); got != 0xffff {
+		t.Errorf("Checksum(nil) = %#04x, want 0xffff", got)
+	}
+}
+
 func TestGoldenEcho(t *testing.T) {
 	ip := IPv4(echoTTL1)
 	if p := ip.Validate(); p != Valid {
