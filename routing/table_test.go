@@ -127,3 +127,16 @@ func TestParseRoute(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkLookup(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var tbl Table
+	for range 10000 {
+		tbl.Add(Route{Prefix: randomPrefix(rng), Kind: Blackhole})
+	}
+	dst := netip.MustParseAddr("198.18.77.9")
+	b.ReportAllocs()
+	for b.Loop() {
+		tbl.Lookup(dst)
+	}
+}

@@ -568,9 +568,10 @@ func TestClients(t *testing.T) {
 	})
 
 	t.Run("kernel-sockets", func(t *testing.T) {
-		// Each probe must end on the kernel's report of icmpgw's
-		// error, well before the probe's own timeout.
-		const timeout, prompt = 3 * time.Second, time.Second
+		// Each probe must end on the kernel's report of icmpgw's error
+		// within 1 s: the report is prompt, not a time-out (a Timeout
+		// result fails the comparison). No wall-clock assertion needed.
+		const timeout = time.Second
 		unreach := func(code uint8, errno syscall.Errno) probe.Result {
 			return probe.Result{ICMP: true, Type: 3, Code: code, From: r1, Errno: errno}
 		}
@@ -602,17 +603,12 @@ func TestClients(t *testing.T) {
 			{"udp-df-1450-cached-pmtu", udp("203.0.113.2:33434", df), probe.Result{Errno: syscall.EMSGSIZE, Info: 1400}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				start := time.Now()
 				got, err := tt.run()
-				took := time.Since(start)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got != tt.want {
 					t.Errorf("got %v (%+v), want %v (%+v)", got, got, tt.want, tt.want)
-				}
-				if took >= prompt {
-					t.Errorf("took %v, want under %v: the kernel must report icmpgw's error, not time out", took, prompt)
 				}
 			})
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"golang.org/x/net/ipv4"
@@ -226,4 +227,16 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkChecksum(b *testing.B) {
+	for _, n := range []int{20, 64, 1500} {
+		buf := make([]byte, n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				Checksum(buf, 0)
+			}
+		})
+	}
 }
