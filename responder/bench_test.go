@@ -12,7 +12,7 @@ func BenchmarkAppendError(b *testing.B) {
 	buf := make([]byte, 0, MaxErrorLen)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendError(buf[:0], r1, 1, orig, TimeExceeded(), MaxErrorLen, 0)
+		buf = AppendError(buf[:0], Origin{r1, 1, TTL}, orig, TimeExceeded(), MaxErrorLen, 0)
 	}
 }
 

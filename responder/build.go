@@ -25,15 +25,24 @@ const (
 	errorHeaderLen = packet.IPv4MinHeaderLen + packet.ICMPHeaderLen
 )
 
+// Origin is what the router writes in the IP header of a datagram it
+// originates.
+type Origin struct {
+	Src netip.Addr
+	ID  uint16
+	TTL uint8
+}
+
 // AppendError appends to dst a complete IPv4 datagram carrying the ICMP
-// error r about orig, from src to orig's source, and returns the extended
-// slice. The error quotes orig as it arrived, header and options included,
-// plus as much of its payload as fits in maxLen bytes (at most
-// MaxErrorLen), but never less than the header and 8 bytes of payload
-// (RFC 792); quote, if positive, lowers that bound further. id fills the
-// IP identification field. It does not allocate when dst has room.
-func AppendError(dst []byte, src netip.Addr, id uint16, orig packet.IPv4, r Reason, maxLen, quote int) []byte {
-	n := min(orig.TotalLen(), MaxErrorLen-errorHeaderLen, maxLen-errorHeaderLen)
+// error r about orig, from o.Src to orig's source, and returns the
+// extended slice. The error quotes orig as it arrived, header and options
+// included, plus as much of its payload as fits in maxLen bytes (the
+// router passes MaxErrorLen or the egress MTU, whichever is smaller), but
+// never less than the header and 8 bytes of payload (RFC 792); quote, if
+// positive, lowers that bound further. It does not allocate when dst has
+// room.
+func AppendError(dst []byte, o Origin, orig packet.IPv4, r Reason, maxLen, quote int) []byte {
+	n := min(orig.TotalLen(), maxLen-errorHeaderLen)
 	if quote > 0 {
 		n = min(n, quote)
 	}
@@ -46,10 +55,10 @@ func AppendError(dst []byte, src netip.Addr, id uint16, orig packet.IPv4, r Reas
 	packet.PutHeader(ip, packet.Header{
 		TOS:      ErrorTOS,
 		TotalLen: errorHeaderLen + n,
-		ID:       id,
-		TTL:      TTL,
+		ID:       o.ID,
+		TTL:      o.TTL,
 		Protocol: packet.ProtocolICMP,
-		Src:      src,
+		Src:      o.Src,
 		Dst:      orig.Src(),
 	})
 	icmp := packet.ICMPv4(ip[packet.IPv4MinHeaderLen:])
@@ -68,11 +77,11 @@ func AppendError(dst []byte, src netip.Addr, id uint16, orig packet.IPv4, r Reas
 }
 
 // AppendEchoReply appends to dst the Echo Reply to req, a valid Echo
-// Request whose ICMP checksum the caller has verified: from the address
-// that was asked to the asker, with identifier, sequence number and data
-// copied (RFC 792; RFC 1122 §3.2.2.6) and the request's TOS. It does not
-// allocate when dst has room.
-func AppendEchoReply(dst []byte, req packet.IPv4, id uint16) []byte {
+// Request whose ICMP checksum the caller has verified: from o.Src (the
+// address that was asked, RFC 1122 §3.2.2.6) to the asker, with
+// identifier, sequence number and data copied (RFC 792) and the request's
+// TOS. It does not allocate when dst has room.
+func AppendEchoReply(dst []byte, o Origin, req packet.IPv4) []byte {
 	echo := req.Payload()
 	start := len(dst)
 	dst = append(dst, make([]byte, packet.IPv4MinHeaderLen)...)
@@ -81,10 +90,10 @@ func AppendEchoReply(dst []byte, req packet.IPv4, id uint16) []byte {
 	packet.PutHeader(ip, packet.Header{
 		TOS:      req.TOS(),
 		TotalLen: packet.IPv4MinHeaderLen + len(echo),
-		ID:       id,
-		TTL:      TTL,
+		ID:       o.ID,
+		TTL:      o.TTL,
 		Protocol: packet.ProtocolICMP,
-		Src:      req.Dst(),
+		Src:      o.Src,
 		Dst:      req.Src(),
 	})
 	icmp := packet.ICMPv4(ip[packet.IPv4MinHeaderLen:])

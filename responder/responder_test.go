@@ -89,9 +89,9 @@ func TestGoldenErrors(t *testing.T) {
 		got  []byte
 		want []byte
 	}{
-		{"time exceeded", AppendError(nil, r1, 1, echoTTL1, TimeExceeded(), MaxErrorLen, 0), timeExceeded},
-		{"fragmentation needed", AppendError(nil, r1, 2, echoTTL1, FragNeeded(1400), MaxErrorLen, 0), fragNeeded},
-		{"echo reply", AppendEchoReply(nil, echoToRouter, 3), echoReply},
+		{"time exceeded", AppendError(nil, Origin{r1, 1, TTL}, echoTTL1, TimeExceeded(), MaxErrorLen, 0), timeExceeded},
+		{"fragmentation needed", AppendError(nil, Origin{r1, 2, TTL}, echoTTL1, FragNeeded(1400), MaxErrorLen, 0), fragNeeded},
+		{"echo reply", AppendEchoReply(nil, Origin{r1, 3, TTL}, echoToRouter), echoReply},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestDecodedByXNet(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b := AppendError(nil, r1, 9, orig, tt.reason, MaxErrorLen, 0)
+			b := AppendError(nil, Origin{r1, 9, TTL}, orig, tt.reason, MaxErrorLen, 0)
 			if len(b) != MaxErrorLen {
 				t.Errorf("error of %d bytes, want %d", len(b), MaxErrorLen)
 			}
@@ -166,7 +166,7 @@ func TestQuoteBounds(t *testing.T) {
 		{"short datagram quoted whole", short, MaxErrorLen, 0, 30},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b := AppendError(nil, r1, 1, tt.orig, TimeExceeded(), tt.maxLen, tt.quote)
+			b := AppendError(nil, Origin{r1, 1, TTL}, tt.orig, TimeExceeded(), tt.maxLen, tt.quote)
 			if got := len(b) - 28; got != tt.want {
 				t.Errorf("quoted %d bytes, want %d", got, tt.want)
 			}
@@ -337,9 +337,9 @@ func FuzzAppendError(f *testing.F) {
 			return
 		}
 		orig = orig[:packet.IPv4(orig).TotalLen()]
-		maxLen = min(max(maxLen, 68), 65535)
+		maxLen = min(max(maxLen, 68), MaxErrorLen)
 		quote = min(max(quote, 0), MaxErrorLen)
-		b := AppendError(nil, r1, 1, orig, Reason{Type: ipv4.ICMPType(typ), Code: packet.Code(code)}, maxLen, quote)
+		b := AppendError(nil, Origin{r1, 1, TTL}, orig, Reason{Type: ipv4.ICMPType(typ), Code: packet.Code(code)}, maxLen, quote)
 		ip := packet.IPv4(b)
 		if ip.Validate() != packet.Valid {
 			t.Fatalf("built an invalid datagram % x", b)

@@ -24,6 +24,8 @@ const (
 	DropFragNeeded                      // too big with DF set: Fragmentation Needed
 	DropTooSmallMTU                     // too big, and the MTU cannot carry 8 bytes of payload
 	DropNoRouteBack                     // an Echo Reply with no route back to its asker
+	DropIfaceDown                       // arrived on an interface that is down
+	DropEchoIgnored                     // an Echo Request the policy leaves unanswered
 	NumOutcomes
 )
 
@@ -31,7 +33,7 @@ var outcomeNames = [NumOutcomes]string{
 	"forwarded", "answered", "consumed", "malformed", "martian", "broadcast",
 	"source-routed", "local-fragment", "bad-icmp", "port-unreachable",
 	"protocol-unreachable", "no-route", "unreachable-route", "blackhole",
-	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back",
+	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back", "interface-down", "echo-ignored",
 }
 
 func (o Outcome) String() string {

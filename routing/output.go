@@ -1,6 +1,10 @@
 package routing
 
-import "github.com/icmpgw/icmpgw/tun/packet"
+import (
+	"time"
+
+	"github.com/icmpgw/icmpgw/tun/packet"
+)
 
 // arenaSize holds a 65535-byte datagram split into 68-byte fragments, each
 // with a 60-byte header, plus the ICMP a router may add.
@@ -22,6 +26,8 @@ type Output struct {
 type Egress struct {
 	Iface *Interface
 	Data  []byte
+	// Delay holds an originated ICMP message back (Policy.Delay).
+	Delay time.Duration
 }
 
 // NewOutput returns an empty Output.
@@ -35,12 +41,26 @@ func (o *Output) Reset() {
 	o.arena = o.arena[:0]
 }
 
+// addOriginated queues a datagram the router originated, held back by
+// delay.
+func (o *Output) addOriginated(ifc *Interface, pkt packet.IPv4, delay time.Duration) {
+	if delay <= 0 {
+		o.add(ifc, pkt)
+		return
+	}
+	n := len(o.Packets)
+	o.add(ifc, pkt)
+	for i := n; i < len(o.Packets); i++ {
+		o.Packets[i].Delay = delay
+	}
+}
+
 // add queues pkt on ifc, fragmenting it when it is longer than the MTU (RFC
 // 791 §3.2); the caller has already sent Fragmentation Needed for DF
 // datagrams. It reports false when the MTU cannot carry a fragment.
 func (o *Output) add(ifc *Interface, pkt packet.IPv4) bool {
 	if len(pkt) <= ifc.MTU {
-		o.Packets = append(o.Packets, Egress{ifc, pkt})
+		o.Packets = append(o.Packets, Egress{Iface: ifc, Data: pkt})
 		return true
 	}
 	hl := pkt.HeaderLen()
@@ -71,7 +91,7 @@ func (o *Output) add(ifc *Interface, pkt packet.IPv4) bool {
 		off += n
 		frag.SetFragment(off < len(payload) || lastMF, baseOffset+off-n)
 		frag.SetChecksum()
-		o.Packets = append(o.Packets, Egress{ifc, frag})
+		o.Packets = append(o.Packets, Egress{Iface: ifc, Data: frag})
 	}
 	return true
 }

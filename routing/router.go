@@ -2,6 +2,7 @@ package routing
 
 import (
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,14 +28,21 @@ type Interface struct {
 	// Dev is the device behind the link.
 	Dev tun.Device
 
-	broadcast netip.Addr // the subnet's directed broadcast address
+	broadcast netip.Addr  // the subnet's directed broadcast address
+	down      atomic.Bool // administratively down: nothing in or out
 }
+
+// Up reports whether the interface is up.
+func (ifc *Interface) Up() bool { return !ifc.down.Load() }
 
 // Router forwards IPv4 between its interfaces and sends the ICMP a router
 // sends. Process is safe for concurrent use, one goroutine per interface,
 // each with its own Output. Counters are read with Stats.
 type Router struct {
 	Ifaces []*Interface
+	// Routes is the table the packet path reads. Change it through
+	// AddRoute, DeleteRoute and SetUp, which keep it in step with the
+	// interfaces' states.
 	Routes *Table
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
@@ -42,6 +50,11 @@ type Router struct {
 	policy atomic.Pointer[policyState]
 	ipID   atomic.Uint32
 	stats  counters
+
+	delayed atomic.Int64 // ICMP messages held back by Policy.Delay
+
+	configMu sync.Mutex
+	config   map[netip.Prefix]Route // every route, whatever its interface's state
 }
 
 // policyState is a policy and the limiter it makes, swapped as one.
@@ -53,13 +66,60 @@ type policyState struct {
 // New returns a router with the given interfaces, a routing table holding
 // their connected subnets, and policy.
 func New(ifaces []*Interface, policy responder.Policy) *Router {
-	r := &Router{Ifaces: ifaces, Routes: new(Table)}
+	r := &Router{Ifaces: ifaces, Routes: new(Table), config: make(map[netip.Prefix]Route)}
 	r.SetPolicy(policy)
 	for _, ifc := range ifaces {
 		ifc.broadcast = broadcastOf(ifc.Addr)
-		r.Routes.Add(Route{Prefix: ifc.Addr.Masked(), Kind: Unicast, Iface: ifc})
+		r.config[ifc.Addr.Masked()] = Route{Prefix: ifc.Addr.Masked(), Kind: Unicast, Iface: ifc}
 	}
+	r.publish()
 	return r
+}
+
+// AddRoute adds rt, replacing any route for the same prefix. Routes,
+// interface states and policy may change while the router forwards; each
+// change reaches the packet path as one new table.
+func (r *Router) AddRoute(rt Route) {
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	r.config[rt.Prefix.Masked()] = rt
+	r.publish()
+}
+
+// DeleteRoute removes the route for exactly p and reports whether there was
+// one.
+func (r *Router) DeleteRoute(p netip.Prefix) bool {
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	if _, ok := r.config[p.Masked()]; !ok {
+		return false
+	}
+	delete(r.config, p.Masked())
+	r.publish()
+	return true
+}
+
+// SetUp brings ifc up or down. While it is down, datagrams arriving on it
+// are dropped and every route through it is withdrawn, as when a Linux
+// interface goes down: lookups fall through to less specific routes, or to
+// none (Net Unreachable).
+func (r *Router) SetUp(ifc *Interface, up bool) {
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	ifc.down.Store(!up)
+	r.publish()
+}
+
+// publish replaces the table with the configured routes whose interface is
+// up. The caller holds configMu.
+func (r *Router) publish() {
+	routes := make([]Route, 0, len(r.config))
+	for _, rt := range r.config {
+		if rt.Kind != Unicast || rt.Iface.Up() {
+			routes = append(routes, rt)
+		}
+	}
+	r.Routes.Replace(routes)
 }
 
 // SetPolicy replaces the router's ICMP policy, with a fresh rate limiter.
@@ -79,6 +139,9 @@ func (r *Router) Policy() responder.Policy { return r.policy.Load().Policy }
 // not be used again until out has been sent. It does not allocate.
 func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	pkt := packet.IPv4(b)
+	if !in.Up() {
+		return r.count(DropIfaceDown)
+	}
 
 	// RFC 1812 §5.2.2: "A router MUST verify the IP header ... before
 	// performing any processing"; one that fails is silently discarded.
@@ -112,14 +175,14 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	route, ok := r.Routes.Lookup(dst)
 	if !ok {
 		// RFC 1812 §5.2.7.1: no route → Destination Unreachable, net.
-		r.sendError(pkt, netip.Addr{}, responder.RouteError(packet.CodeNetUnreachable), out)
+		r.sendError(in, pkt, netip.Addr{}, responder.RouteError(packet.CodeNetUnreachable), out)
 		return r.count(DropNoRoute)
 	}
 	switch route.Kind {
 	case Blackhole:
 		return r.count(DropBlackhole)
 	case Unreachable:
-		r.sendError(pkt, netip.Addr{}, responder.RouteError(route.Code), out)
+		r.sendError(in, pkt, netip.Addr{}, responder.RouteError(route.Code), out)
 		return r.count(DropUnreachable)
 	}
 
@@ -128,7 +191,7 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	// only, after the lookup, as Linux does (§4.2.2.9: a router MUST NOT
 	// check the TTL of a datagram addressed to itself).
 	if pkt.TTL() <= 1 {
-		r.sendError(pkt, netip.Addr{}, responder.TimeExceeded(), out)
+		r.sendError(in, pkt, netip.Addr{}, responder.TimeExceeded(), out)
 		return r.count(DropTTL)
 	}
 
@@ -136,7 +199,7 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	// RFC 1191 §4: too big with DF set → Fragmentation Needed carrying the
 	// next-hop MTU; never rate limited, path MTU discovery depends on it.
 	if len(pkt) > egress.MTU && pkt.DF() {
-		r.sendError(pkt, netip.Addr{}, responder.FragNeeded(egress.MTU), out)
+		r.sendError(in, pkt, netip.Addr{}, responder.FragNeeded(egress.MTU), out)
 		return r.count(DropFragNeeded)
 	}
 
@@ -144,9 +207,9 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	// leaves by the interface it came in on, its source is on that subnet,
 	// and it carries no source route (those were dropped above). Only Host
 	// redirects; the datagram is still forwarded.
-	if nextHop := route.NextHop(dst); egress == in && !in.NoRedirects &&
+	if nextHop := route.NextHop(dst); egress == in && !in.NoRedirects && !r.policy.Load().NoRedirects &&
 		in.Addr.Contains(src) && in.Addr.Contains(nextHop) && nextHop != src {
-		r.sendError(pkt, netip.Addr{}, responder.Redirect(nextHop), out)
+		r.sendError(in, pkt, netip.Addr{}, responder.Redirect(nextHop), out)
 	}
 
 	// RFC 791 §3.2; RFC 1624 for the checksum.
@@ -172,6 +235,10 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		if icmp.Type() != ipv4.ICMPTypeEcho {
 			return r.count(Consumed) // replies and errors end here
 		}
+		policy := r.policy.Load()
+		if policy.NoEcho {
+			return r.count(DropEchoIgnored)
+		}
 		// RFC 1122 §3.2.2.6: every host MUST answer Echo Requests; the
 		// reply's source is the address the request was sent to.
 		egress, ok := r.routeBack(pkt.Src())
@@ -179,19 +246,20 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 			return r.count(DropNoRouteBack)
 		}
 		start := len(out.arena)
-		out.arena = responder.AppendEchoReply(out.arena, pkt, r.nextID())
-		out.add(egress, out.arena[start:])
+		o := responder.Origin{Src: pkt.Dst(), ID: r.nextID(), TTL: policy.OriginTTL()}
+		out.arena = responder.AppendEchoReply(out.arena, o, pkt)
+		out.addOriginated(egress, out.arena[start:], policy.Delay)
 		r.stats.sent[ipv4.ICMPTypeEchoReply].Add(1)
 		return r.count(Answered)
 	case packet.ProtocolUDP:
 		// RFC 1122 §3.2.2.1: no listener → Port Unreachable, from the
 		// address that was asked.
-		r.sendError(pkt, pkt.Dst(), responder.Unreachable(packet.CodePortUnreachable), out)
+		r.sendError(in, pkt, pkt.Dst(), responder.Unreachable(packet.CodePortUnreachable), out)
 		return r.count(DropPortUnreachable)
 	}
 	// RFC 1122 §3.2.2.1: a protocol the router does not speak, TCP
 	// included → Protocol Unreachable.
-	r.sendError(pkt, pkt.Dst(), responder.Unreachable(packet.CodeProtocolUnreachable), out)
+	r.sendError(in, pkt, pkt.Dst(), responder.Unreachable(packet.CodeProtocolUnreachable), out)
 	return r.count(DropProtoUnreachable)
 }
 
@@ -200,7 +268,7 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 // no. from is the source address to use; the zero Addr means the address
 // of the interface the error leaves by (RFC 1812 §4.3.2.4, Linux's
 // default).
-func (r *Router) sendError(orig packet.IPv4, from netip.Addr, reason responder.Reason, out *Output) {
+func (r *Router) sendError(in *Interface, orig packet.IPv4, from netip.Addr, reason responder.Reason, out *Output) {
 	policy := r.policy.Load()
 	why := responder.MayError(orig)
 	if why == responder.Send && policy.Silent {
@@ -221,11 +289,23 @@ func (r *Router) sendError(orig packet.IPv4, from netip.Addr, reason responder.R
 		return
 	}
 	if !from.IsValid() {
-		from = egress.Addr.Addr()
+		switch policy.Source {
+		case responder.SourceIncoming:
+			from = in.Addr.Addr()
+		case responder.SourceFixed:
+			from = policy.SourceAddr
+		default:
+			from = egress.Addr.Addr()
+		}
+	}
+	maxLen := min(responder.MaxErrorLen, egress.MTU)
+	if policy.QuoteAll {
+		maxLen = egress.MTU
 	}
 	start := len(out.arena)
-	out.arena = responder.AppendError(out.arena, from, r.nextID(), orig, reason, egress.MTU, policy.Quote)
-	out.add(egress, out.arena[start:])
+	o := responder.Origin{Src: from, ID: r.nextID(), TTL: policy.OriginTTL()}
+	out.arena = responder.AppendError(out.arena, o, orig, reason, maxLen, policy.Quote)
+	out.addOriginated(egress, out.arena[start:], policy.Delay)
 	r.stats.sent[reason.Type].Add(1)
 	if reason.Type == ipv4.ICMPTypeDestinationUnreachable && reason.Code < 16 {
 		r.stats.unreachable[reason.Code].Add(1)

@@ -47,7 +47,7 @@ func testRouter(t testing.TB, policy responder.Policy) *Router {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Routes.Add(rt)
+		r.AddRoute(rt)
 	}
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // maxDatagram is the largest IPv4 datagram.
@@ -37,13 +38,40 @@ func (r *Router) Serve(in *Interface) error {
 	}
 }
 
+// maxDelayed bounds the ICMP messages held back by Policy.Delay at once;
+// beyond it they are dropped and counted, as a slow path's queue would.
+const maxDelayed = 4096
+
 // Send writes out's datagrams to their devices, in order. A failed write
 // is counted, not returned: the datagram is lost, as on a congested link.
 func (r *Router) Send(out *Output) {
 	for _, e := range out.Packets {
+		if e.Delay > 0 {
+			r.sendLater(e)
+			continue
+		}
 		out.one[0] = e.Data
 		if _, err := e.Iface.Dev.Write(out.one[:]); err != nil {
 			r.stats.writeErrors.Add(1)
 		}
 	}
+}
+
+// sendLater writes a copy of e after e.Delay.
+func (r *Router) sendLater(e Egress) {
+	if r.delayed.Add(1) > maxDelayed {
+		r.delayed.Add(-1)
+		r.stats.writeErrors.Add(1)
+		return
+	}
+	data := append([]byte(nil), e.Data...)
+	time.AfterFunc(e.Delay, func() {
+		defer r.delayed.Add(-1)
+		if !e.Iface.Up() {
+			return
+		}
+		if _, err := e.Iface.Dev.Write([][]byte{data}); err != nil {
+			r.stats.writeErrors.Add(1)
+		}
+	})
 }

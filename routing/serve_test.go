@@ -30,8 +30,8 @@ func TestServeChannels(t *testing.T) {
 	}
 	wg.Go(func() { // a control plane changing things meanwhile
 		for i := range 200 {
-			r.Routes.Add(Route{Prefix: netip.MustParsePrefix("198.18.0.0/24"), Kind: Unreachable, Code: 1})
-			r.Routes.Delete(netip.MustParsePrefix("198.18.0.0/24"))
+			r.AddRoute(Route{Prefix: netip.MustParsePrefix("198.18.0.0/24"), Kind: Unreachable, Code: 1})
+			r.DeleteRoute(netip.MustParsePrefix("198.18.0.0/24"))
 			r.SetPolicy(responder.Policy{NoRateLimit: true, Quote: 28 + i%2})
 		}
 	})

@@ -146,7 +146,7 @@ func Up(lab Lab, prefix string, log *slog.Logger) (_ *Running, err error) {
 		if err != nil {
 			return nil, err
 		}
-		run.Router.Routes.Add(r)
+		run.Router.AddRoute(r)
 	}
 	for _, ifc := range ifaces {
 		run.wg.Add(1)

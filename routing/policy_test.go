@@ -1,0 +1,115 @@
+package routing
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/icmpgw/icmpgw/responder"
+	"github.com/icmpgw/icmpgw/tun/packet"
+	"github.com/icmpgw/icmpgw/tun/tuntest"
+)
+
+// process runs one datagram arriving on eth0 through r.
+func process(r *Router, b []byte) (Outcome, *Output) {
+	out := NewOutput()
+	return r.Process(r.Ifaces[0], append([]byte(nil), b...), out), out
+}
+
+func TestInterfaceDown(t *testing.T) {
+	r := testRouter(t, responder.Policy{NoRateLimit: true})
+	eth1 := r.Ifaces[1]
+	r.AddRoute(Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Kind: Unreachable, Code: packet.CodeHostUnreachable})
+
+	r.SetUp(eth1, false)
+	// The connected route through eth1 is withdrawn: the default route
+	// (unreachable host) answers instead.
+	o, out := process(r, tuntest.Ping(client, server, 64, 8))
+	if o != DropUnreachable || len(out.Packets) != 1 {
+		t.Fatalf("eth1 down: outcome %v with %d datagrams, want unreachable-route and one error", o, len(out.Packets))
+	}
+	tuntest.CheckIPv4(t, out.Packets[0].Data, tuntest.ICMP(tuntest.Type(ipv4.ICMPTypeDestinationUnreachable), tuntest.Code(1)))
+	if o := r.Process(eth1, tuntest.Ping(server, client, 64, 8), NewOutput()); o != DropIfaceDown {
+		t.Errorf("arriving on a down interface: %v, want interface-down", o)
+	}
+	r.DeleteRoute(netip.MustParsePrefix("0.0.0.0/0"))
+	if o, _ := process(r, tuntest.Ping(client, server, 64, 8)); o != DropNoRoute {
+		t.Errorf("eth1 down, no default: %v, want no-route", o)
+	}
+
+	r.SetUp(eth1, true)
+	if o, out := process(r, tuntest.Ping(client, server, 64, 8)); o != Forwarded || out.Packets[0].Iface != eth1 {
+		t.Errorf("eth1 up again: %v, want forwarded on eth1", o)
+	}
+}
+
+func TestPolicyPersonality(t *testing.T) {
+	fixed := netip.MustParseAddr("198.18.9.9")
+	ttl1 := tuntest.UDP(client, server, 1, 1000)
+	tests := []struct {
+		name   string
+		policy responder.Policy
+		in     []byte
+		want   Outcome
+		checks []tuntest.Checker
+	}{
+		{"source incoming", responder.Policy{Source: responder.SourceIncoming}, tuntest.UDP(client, server, 1, 8), DropTTL,
+			[]tuntest.Checker{tuntest.Src(r1eth0)}},
+		{"source fixed", responder.Policy{Source: responder.SourceFixed, SourceAddr: fixed}, tuntest.UDP(client, server, 1, 8), DropTTL,
+			[]tuntest.Checker{tuntest.Src(fixed)}},
+		{"ttl 255", responder.Policy{TTL: 255}, tuntest.UDP(client, server, 1, 8), DropTTL,
+			[]tuntest.Checker{tuntest.TTL(255)}},
+		{"echo reply ttl 255", responder.Policy{TTL: 255}, tuntest.Ping(client, r1eth0, 64, 8), Answered,
+			[]tuntest.Checker{tuntest.TTL(255)}},
+		{"no echo", responder.Policy{NoEcho: true}, tuntest.Ping(client, r1eth0, 64, 8), DropEchoIgnored, nil},
+		{"no redirects router-wide", responder.Policy{NoRedirects: true}, tuntest.Ping(client, redirDst, 64, 8), Forwarded,
+			[]tuntest.Checker{tuntest.Dst(redirDst)}},
+		{"quote all", responder.Policy{QuoteAll: true}, ttl1, DropTTL,
+			[]tuntest.Checker{tuntest.Len(28 + len(ttl1)), tuntest.ICMP(tuntest.Quotes(ttl1))}},
+		{"quote rfc792", responder.Policy{Quote: 28}, ttl1, DropTTL,
+			[]tuntest.Checker{tuntest.Len(28 + 28)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := testRouter(t, tt.policy)
+			o, out := process(r, tt.in)
+			if o != tt.want {
+				t.Fatalf("outcome %v, want %v", o, tt.want)
+			}
+			if tt.checks == nil {
+				if len(out.Packets) != 0 {
+					t.Fatalf("sent %d datagrams, want none", len(out.Packets))
+				}
+				return
+			}
+			if len(out.Packets) != 1 {
+				t.Fatalf("sent %d datagrams, want 1", len(out.Packets))
+			}
+			tuntest.CheckIPv4(t, out.Packets[0].Data, tt.checks...)
+		})
+	}
+}
+
+func TestPolicyDelay(t *testing.T) {
+	toClient := tuntest.NewChannel("client", 1500)
+	r := testRouter(t, responder.Policy{Delay: 50 * time.Millisecond})
+	r.Ifaces[0].Dev = toClient
+	o, out := process(r, tuntest.UDP(client, server, 1, 8))
+	if o != DropTTL || len(out.Packets) != 1 || out.Packets[0].Delay != 50*time.Millisecond {
+		t.Fatalf("outcome %v, %d datagrams; want one Time Exceeded held back 50ms", o, len(out.Packets))
+	}
+	r.Send(out)
+	select {
+	case <-toClient.Out:
+		t.Fatal("the delayed message was written at once")
+	default:
+	}
+	select {
+	case b := <-toClient.Out:
+		tuntest.CheckIPv4(t, b, tuntest.ICMP(tuntest.Type(ipv4.ICMPTypeTimeExceeded)))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the delayed message never came")
+	}
+}
