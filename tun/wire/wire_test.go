@@ -1,0 +1,144 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/icmpgw/icmpgw/tun/tuntest"
+)
+
+// read takes what p would Read next, waiting at most within.
+func read(t *testing.T, p *Port, within time.Duration) ([]byte, bool) {
+	t.Helper()
+	select {
+	case pkt := <-p.in:
+		b := append([]byte(nil), pkt...)
+		p.pool.Put(&pkt)
+		return b, true
+	case <-time.After(within):
+		return nil, false
+	}
+}
+
+func TestPairCarriesBothWays(t *testing.T) {
+	l := NewPair("r1:eth1", "r2:eth0", 1500, 1, 0)
+	defer l.Close()
+	l.A.Write([][]byte{[]byte("to b")})
+	l.B.Write([][]byte{[]byte("to a")})
+	if b, ok := read(t, l.B, time.Second); !ok || string(b) != "to b" {
+		t.Errorf("B read %q, want %q", b, "to b")
+	}
+	if b, ok := read(t, l.A, time.Second); !ok || string(b) != "to a" {
+		t.Errorf("A read %q, want %q", b, "to a")
+	}
+	ab, ba := l.Stats()
+	if ab.Delivered != 1 || ba.Delivered != 1 || ab.Bytes != 4 {
+		t.Errorf("stats %+v %+v, want one delivered each way", ab, ba)
+	}
+}
+
+func TestWriteCopies(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	buf := []byte("first")
+	l.A.Write([][]byte{buf})
+	copy(buf, "XXXXX") // the router reuses its buffers at once
+	if b, _ := read(t, l.B, time.Second); string(b) != "first" {
+		t.Errorf("read %q, want the datagram as written", b)
+	}
+}
+
+func TestDownDrops(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	l.SetUp(false)
+	l.A.Write([][]byte{[]byte("lost")})
+	if _, ok := read(t, l.B, 50*time.Millisecond); ok {
+		t.Fatal("a down link delivered")
+	}
+	l.SetUp(true)
+	l.A.Write([][]byte{[]byte("kept")})
+	if b, ok := read(t, l.B, time.Second); !ok || string(b) != "kept" {
+		t.Errorf("read %q after up, want kept", b)
+	}
+	if ab, _ := l.Stats(); ab.DroppedDown != 1 || ab.Sent != 2 {
+		t.Errorf("stats %+v, want 2 sent and 1 dropped down", ab)
+	}
+}
+
+// TestLossIsSeeded checks that loss follows the seed: the same seed drops
+// the same datagrams, and about the percentage asked for.
+func TestLossIsSeeded(t *testing.T) {
+	run := func(seed uint64) (dropped uint64) {
+		l := NewPair("a", "b", 1500, seed, 3)
+		defer l.Close()
+		l.SetImpairment(Impairment{Loss: 25})
+		for range 1000 {
+			l.A.Write([][]byte{{1}})
+			select {
+			case pkt := <-l.B.in:
+				l.B.pool.Put(&pkt)
+			default:
+			}
+		}
+		ab, _ := l.Stats()
+		return ab.DroppedLoss
+	}
+	a, b := run(42), run(42)
+	if a != b {
+		t.Errorf("seed 42 dropped %d, then %d: not replayable", a, b)
+	}
+	if a < 200 || a > 300 {
+		t.Errorf("25%% loss dropped %d of 1000", a)
+	}
+}
+
+func TestDelayKeepsOrder(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	l.SetImpairment(Impairment{Delay: 30 * time.Millisecond, Jitter: 20 * time.Millisecond})
+	for i := range 20 {
+		l.A.Write([][]byte{{byte(i)}})
+	}
+	select {
+	case <-l.B.in:
+		t.Fatal("delivered before its delay")
+	default:
+	}
+	for i := range 20 {
+		b, ok := read(t, l.B, 2*time.Second)
+		if !ok || len(b) != 1 || b[0] != byte(i) {
+			t.Fatalf("datagram %d: read %v, want [%d] in order", i, b, i)
+		}
+	}
+}
+
+func TestHostLink(t *testing.T) {
+	host := tuntest.NewChannel("client/gw0", 1400)
+	l := NewHostLink("r1:eth0", host, 1, 0)
+	host.In <- []byte("from host")
+	if b, ok := read(t, l.A, time.Second); !ok || string(b) != "from host" {
+		t.Errorf("router read %q, want %q", b, "from host")
+	}
+	l.A.Write([][]byte{[]byte("to host")})
+	select {
+	case b := <-host.Out:
+		if !bytes.Equal(b, []byte("to host")) {
+			t.Errorf("host got %q", b)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("nothing reached the host")
+	}
+	if l.A.MTU() != 1400 {
+		t.Errorf("MTU %d, want the host device's 1400", l.A.MTU())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.A.Read([][]byte{make([]byte, 10)}, []int{0}); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Read after Close: %v, want os.ErrClosed", err)
+	}
+}
