@@ -8,6 +8,7 @@ import (
 
 	"github.com/icmpgw/icmpgw/responder"
 	"github.com/icmpgw/icmpgw/tun/packet"
+	"github.com/icmpgw/icmpgw/tun/wire"
 )
 
 // Scenario is a parsed scenario file: a topology, a timeline of events,
@@ -83,12 +84,8 @@ func (e Endpoint) String() string {
 }
 
 // Impairment is what a link does to the datagrams that cross it, in each
-// direction. The zero Impairment is a perfect wire.
-type Impairment struct {
-	Delay  time.Duration
-	Jitter time.Duration // uniform in [-Jitter, +Jitter], never below 0 delay
-	Loss   float64       // percent, 0 to 100
-}
+// direction: delay, jitter and loss. The zero Impairment is a perfect wire.
+type Impairment = wire.Impairment
 
 // LinkSpec joins two endpoints.
 type LinkSpec struct {
