@@ -270,8 +270,9 @@ func NewPair(nameA, nameB string, mtu int, seed, stream uint64) *Link {
 
 // NewHostLink returns a link between a router interface, named name, and
 // host, a TUN device whose far side is a host's kernel. A goroutine reads
-// host until the link is closed.
-func NewHostLink(name string, host tun.Device, seed, stream uint64) *Link {
+// host until the link is closed. tap, if not nil, sees every datagram
+// delivered to the host, as it is delivered; it must not keep it.
+func NewHostLink(name string, host tun.Device, seed, stream uint64, tap func(pkt []byte)) *Link {
 	mtu := host.MTU()
 	pool := newPool(mtu)
 	l := &Link{A: newPort(name, mtu, pool), host: host, pumped: make(chan struct{})}
@@ -279,6 +280,9 @@ func NewHostLink(name string, host tun.Device, seed, stream uint64) *Link {
 	one := make([][]byte, 1)
 	l.ab = newDirection(seed, 2*stream, pool, func(pkt []byte) {
 		mu.Lock()
+		if tap != nil {
+			tap(pkt)
+		}
 		one[0] = pkt
 		host.Write(one)
 		mu.Unlock()

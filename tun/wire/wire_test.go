@@ -118,7 +118,8 @@ func TestDelayKeepsOrder(t *testing.T) {
 
 func TestHostLink(t *testing.T) {
 	host := tuntest.NewChannel("client/gw0", 1400)
-	l := NewHostLink("r1:eth0", host, 1, 0)
+	var tapped []byte
+	l := NewHostLink("r1:eth0", host, 1, 0, func(b []byte) { tapped = append([]byte(nil), b...) })
 	host.In <- []byte("from host")
 	if b, ok := read(t, l.A, time.Second); !ok || string(b) != "from host" {
 		t.Errorf("router read %q, want %q", b, "from host")
@@ -131,6 +132,9 @@ func TestHostLink(t *testing.T) {
 		}
 	case <-time.After(time.Second):
 		t.Fatal("nothing reached the host")
+	}
+	if string(tapped) != "to host" {
+		t.Errorf("tap saw %q, want %q", tapped, "to host")
 	}
 	if l.A.MTU() != 1400 {
 		t.Errorf("MTU %d, want the host device's 1400", l.A.MTU())
