@@ -142,8 +142,10 @@ func (l *Limiter) peer(dst netip.Addr, now time.Time) *peer {
 			return nil // a flood from many sources: no state, no error
 		}
 	}
-	// A new destination starts with a full bucket, like a new inet_peer.
-	p := &peer{errors: bucket{last: now.Add(-time.Duration(l.burst) * l.interval)}}
+	// A new destination starts as a new inet_peer does: no tokens, but
+	// last seen 60 s ago, so that its first check finds a full bucket
+	// whatever that check's burst.
+	p := &peer{errors: bucket{last: now.Add(-60 * time.Second)}}
 	l.peers[dst] = p
 	return p
 }

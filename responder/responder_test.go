@@ -279,6 +279,12 @@ func TestRouteErrorsLikeLinux(t *testing.T) {
 	if len(at) != 3 || at[0] != 0 || at[1] != 1 || at[2] != 2 {
 		t.Errorf("probes every 0.5 s drew errors at probes %v, want [0 1 2]", at)
 	}
+	// Like Linux with icmp_ratelimit=100ms: the route error's own 1 s charge
+	// still finds a new destination's bucket full.
+	fast := Policy{RateInterval: 100 * time.Millisecond}.NewLimiter()
+	if fast.Allow(client, RouteError(packet.CodeNetUnreachable), now) != Send {
+		t.Error("a 100ms limit suppresses the first route error")
+	}
 	off := Policy{NoRateLimit: true}.NewLimiter()
 	for range 20 {
 		if off.Allow(client, RouteError(packet.CodeHostUnreachable), now) != Send {

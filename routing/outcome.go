@@ -15,6 +15,7 @@ const (
 	DropSourceRoute                     // carries a source route option: dropped as Linux does by default
 	DropLocalFragment                   // a fragment addressed to the router: no reassembly
 	DropBadICMP                         // ICMP to the router that is truncated or fails its checksum
+	DropBadTransport                    // UDP to the router that is truncated or fails its checksum
 	DropPortUnreachable                 // UDP to the router: Port Unreachable
 	DropProtoUnreachable                // other protocols to the router: Protocol Unreachable
 	DropNoRoute                         // no route: Net Unreachable
@@ -31,7 +32,7 @@ const (
 
 var outcomeNames = [NumOutcomes]string{
 	"forwarded", "answered", "consumed", "malformed", "martian", "broadcast",
-	"source-routed", "local-fragment", "bad-icmp", "port-unreachable",
+	"source-routed", "local-fragment", "bad-icmp", "bad-udp", "port-unreachable",
 	"protocol-unreachable", "no-route", "unreachable-route", "blackhole",
 	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back", "interface-down", "echo-ignored",
 }

@@ -154,8 +154,9 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 
 	// RFC 1812 §5.3.7: a router SHOULD NOT forward a datagram whose source
 	// is not a single host, nor one to 0/8 or 127/8. One that claims to
-	// come from the router itself is spoofed (Linux: martian source).
-	if !responder.UniqueHost(src) || thisNetwork.Contains(dst) || loopback.Contains(dst) || r.isLocal(src) {
+	// come from the router itself, or from a connected subnet's broadcast
+	// address, is spoofed (Linux: martian source).
+	if !responder.UniqueHost(src) || thisNetwork.Contains(dst) || loopback.Contains(dst) || r.isLocal(src) || r.isBroadcast(src) {
 		return r.count(DropMartian)
 	}
 	// RFC 1812 §5.3.5: limited and directed broadcasts are not forwarded
@@ -163,13 +164,14 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	if dst.IsMulticast() || classE.Contains(dst) || r.isBroadcast(dst) {
 		return r.count(DropBroadcast)
 	}
-	if r.isLocal(dst) {
-		return r.deliver(in, pkt, out)
-	}
-	// Linux drops source-routed datagrams (accept_source_route=0), as RFC
-	// 1812 §5.2.4.1 allows a router configured to.
+	// Linux drops source-routed datagrams, to itself or through it
+	// (accept_source_route=0), as RFC 1812 §5.2.4.1 allows a router
+	// configured to.
 	if pkt.HasSourceRoute() {
 		return r.count(DropSourceRoute)
+	}
+	if r.isLocal(dst) {
+		return r.deliver(in, pkt, out)
 	}
 
 	route, ok := r.Routes.Lookup(dst)
@@ -252,6 +254,11 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		r.stats.sent[ipv4.ICMPTypeEchoReply].Add(1)
 		return r.count(Answered)
 	case packet.ProtocolUDP:
+		// A UDP datagram that is truncated or fails its checksum is
+		// dropped before any port is looked at (RFC 1122 §4.1.3.4).
+		if !udpValid(pkt) {
+			return r.count(DropBadTransport)
+		}
 		// RFC 1122 §3.2.2.1: no listener → Port Unreachable, from the
 		// address that was asked.
 		r.sendError(in, pkt, pkt.Dst(), responder.Unreachable(packet.CodePortUnreachable), out)
@@ -320,6 +327,23 @@ func (r *Router) routeBack(src netip.Addr) (*Interface, bool) {
 		return nil, false
 	}
 	return route.Iface, true
+}
+
+// udpValid checks a UDP header's length field and, when it is not zero,
+// its checksum over the pseudo-header (RFC 768).
+func udpValid(pkt packet.IPv4) bool {
+	udp := pkt.Payload()
+	if len(udp) < 8 {
+		return false
+	}
+	n := int(udp[4])<<8 | int(udp[5])
+	if n < 8 || n > len(udp) {
+		return false
+	}
+	if udp[6] == 0 && udp[7] == 0 {
+		return true // no checksum
+	}
+	return packet.Checksum(udp[:n], packet.PseudoHeaderSum(pkt, n)) == 0
 }
 
 func (r *Router) isLocal(dst netip.Addr) bool {

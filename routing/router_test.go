@@ -89,6 +89,12 @@ func TestProcess(t *testing.T) {
 	fragTTL1 := withFragment(tuntest.UDP(client, server, 1, 32), false, 1480)
 	badSum := append([]byte(nil), ping...)
 	badSum[10] ^= 0xff
+	udpSummed := udpWithChecksum(client, r1eth0, 4)
+	udpBadSum := append([]byte(nil), udpSummed...)
+	udpBadSum[len(udpBadSum)-1] ^= 0x01 // payload changed, checksum not
+	udpShort := tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolUDP, Payload: []byte{0x9c, 0x40, 0x82, 0x9a}})
+	lsrrToR1 := tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP, Options: []byte{131, 7, 4, 203, 0, 113, 2, 0}, Payload: tuntest.EchoPayload(7, 1, 8)})
+	shortICMPError := tuntest.Build(tuntest.Datagram{Src: client, Dst: netUnr, Protocol: packet.ProtocolICMP, Payload: []byte{3, 3, 0, 0}})
 
 	tests := []struct {
 		name   string
@@ -181,11 +187,23 @@ func TestProcess(t *testing.T) {
 			sent: []sent{icmpErr("eth0", r1eth0, client, ipv4.ICMPTypeDestinationUnreachable, 2, [4]byte{}, tcpToR1)},
 		},
 		{name: "local/ICMP error to the router is consumed", in: errToR1, want: Consumed},
+		{
+			name: "local/UDP with a good checksum draws Port Unreachable",
+			in:   udpSummed, want: DropPortUnreachable,
+			sent: []sent{icmpErr("eth0", r1eth0, client, ipv4.ICMPTypeDestinationUnreachable, 3, [4]byte{}, udpSummed)},
+		},
+		{name: "local/UDP with a bad checksum is dropped silently, RFC 1122 §4.1.3.4", in: udpBadSum, want: DropBadTransport},
+		{name: "local/UDP shorter than its header is dropped silently", in: udpShort, want: DropBadTransport},
+		{name: "local/ICMP of 1 byte is dropped", in: tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP, Payload: []byte{8}}), want: DropBadICMP},
+		{name: "local/ICMP of 7 bytes is dropped", in: tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP, Payload: make([]byte, 7)}), want: DropBadICMP},
+		{name: "local/source-routed echo to the router is dropped as Linux does", in: lsrrToR1, want: DropSourceRoute},
+		{name: "never/about a truncated ICMP error", in: shortICMPError, want: DropUnreachable},
 		{name: "local/fragment to the router: no reassembly", in: withFragment(tuntest.Ping(client, r1eth0, 64, 8), true, 0), want: DropLocalFragment},
 		{name: "never/about an ICMP error, RFC 1122 §3.2.2", in: teTTL1, want: DropTTL},
 		{name: "never/about a non-initial fragment, RFC 1122 §3.2.2", in: fragTTL1, want: DropTTL},
 		{name: "policy/silent router sends no error", in: pingTTL1, want: DropTTL, policy: responder.Policy{Silent: true}},
 		{name: "martian/source 0.0.0.0, RFC 1812 §5.3.7", in: tuntest.Ping(netip.MustParseAddr("0.0.0.0"), server, 64, 8), want: DropMartian},
+		{name: "martian/source is a connected subnet's broadcast address", in: tuntest.UDP(netip.MustParseAddr("198.51.100.255"), server, 1, 8), want: DropMartian},
 		{name: "martian/destination 127.0.0.1", in: tuntest.Ping(client, netip.MustParseAddr("127.0.0.1"), 64, 8), want: DropMartian},
 		{name: "broadcast/limited, not forwarded", in: tuntest.Ping(client, netip.MustParseAddr("255.255.255.255"), 64, 8), want: DropBroadcast},
 		{name: "broadcast/directed to a connected subnet", in: tuntest.Ping(client, netip.MustParseAddr("203.0.113.255"), 64, 8), want: DropBroadcast},
@@ -213,6 +231,20 @@ func TestProcess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// udpWithChecksum is a UDP datagram whose checksum is computed over the
+// pseudo-header (RFC 768).
+func udpWithChecksum(src, dst netip.Addr, n int) []byte {
+	b := tuntest.UDP(src, dst, 64, n)
+	for i := range n {
+		b[28+i] = byte(i + 1)
+	}
+	ip := packet.IPv4(b)
+	udp := ip.Payload()
+	sum := packet.Checksum(udp, packet.PseudoHeaderSum(ip, len(udp)))
+	udp[6], udp[7] = byte(sum>>8), byte(sum)
+	return b
 }
 
 func icmpMsg(typ, code uint8, body []byte) []byte {

@@ -50,3 +50,12 @@ func Fold(sum uint32) uint16 {
 func UpdateChecksum(sum, old, new uint16) uint16 {
 	return ^Fold(uint32(^sum) + uint32(^old) + uint32(new))
 }
+
+// PseudoHeaderSum is the folded sum of the IPv4 pseudo-header (RFC 768,
+// RFC 793 §3.1) for a transport segment of length n in pkt, ready to pass
+// to Checksum as its initial value.
+func PseudoHeaderSum(pkt IPv4, n int) uint16 {
+	sum := Sum(pkt[offSrc:offDst+4], 0)
+	sum += uint32(pkt.Protocol()) + uint32(n)
+	return Fold(sum)
+}
