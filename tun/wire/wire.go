@@ -34,7 +34,7 @@ const queueLen = 1000
 // Stats counts what one direction of a link did.
 type Stats struct {
 	Sent, Delivered, DroppedDown, DroppedLoss, DroppedQueue uint64
-	Bytes                                                  uint64
+	Bytes                                                   uint64
 }
 
 // direction is one way across a link. send copies a datagram, applies the
