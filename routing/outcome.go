@@ -15,8 +15,9 @@ const (
 	DropSourceRoute                     // carries a source route option: dropped as Linux does by default
 	DropLocalFragment                   // a fragment addressed to the router: no reassembly
 	DropBadICMP                         // ICMP to the router that is truncated or fails its checksum
-	DropBadTransport                    // UDP to the router that is truncated or fails its checksum
+	DropBadTransport                    // UDP or TCP to the router that is truncated or fails its checksum
 	DropPortUnreachable                 // UDP to the router: Port Unreachable
+	DropTCPReset                        // TCP to the router: answered with a RST
 	DropProtoUnreachable                // other protocols to the router: Protocol Unreachable
 	DropNoRoute                         // no route: Net Unreachable
 	DropUnreachable                     // an unreachable or prohibit route
@@ -32,7 +33,7 @@ const (
 
 var outcomeNames = [NumOutcomes]string{
 	"forwarded", "answered", "consumed", "malformed", "martian", "broadcast",
-	"source-routed", "local-fragment", "bad-icmp", "bad-udp", "port-unreachable",
+	"source-routed", "local-fragment", "bad-icmp", "bad-udp", "port-unreachable", "tcp-reset",
 	"protocol-unreachable", "no-route", "unreachable-route", "blackhole",
 	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back", "interface-down", "echo-ignored",
 }

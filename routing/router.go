@@ -263,9 +263,27 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		// address that was asked.
 		r.sendError(in, pkt, pkt.Dst(), responder.Unreachable(packet.CodePortUnreachable), out)
 		return r.count(DropPortUnreachable)
+	case packet.ProtocolTCP:
+		// No port is open: answer as a closed port does, with a RST (RFC
+		// 793 §3.4), as Linux does; never a RST to a RST.
+		if !responder.TCPValid(pkt) {
+			return r.count(DropBadTransport)
+		}
+		if responder.IsTCPReset(pkt) {
+			return r.count(Consumed)
+		}
+		egress, ok := r.routeBack(pkt.Src())
+		if !ok {
+			return r.count(DropNoRouteBack)
+		}
+		start := len(out.arena)
+		o := responder.Origin{Src: pkt.Dst(), ID: r.nextID(), TTL: r.policy.Load().OriginTTL()}
+		out.arena = responder.AppendTCPReset(out.arena, o, pkt)
+		out.add(egress, out.arena[start:])
+		return r.count(DropTCPReset)
 	}
-	// RFC 1122 §3.2.2.1: a protocol the router does not speak, TCP
-	// included → Protocol Unreachable.
+	// RFC 1122 §3.2.2.1: a protocol the router does not speak →
+	// Protocol Unreachable.
 	r.sendError(in, pkt, pkt.Dst(), responder.Unreachable(packet.CodeProtocolUnreachable), out)
 	return r.count(DropProtoUnreachable)
 }

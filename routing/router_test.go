@@ -83,7 +83,10 @@ func TestProcess(t *testing.T) {
 	toRedirect := tuntest.Ping(client, redirDst, 64, 8)
 	echoToR1 := tuntest.Ping(client, r1eth1, 1, 8) // TTL 1: a router MUST NOT check the TTL of its own datagrams
 	udpToR1 := tuntest.UDP(client, r1eth0, 64, 4)
-	tcpToR1 := tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolTCP, Payload: make([]byte, 20)})
+	synToR1 := tuntest.TCP(client, r1eth0, 40000, 80, 1000, 0, 0x02)
+	ackToR1 := tuntest.TCP(client, r1eth0, 40000, 80, 1000, 777, 0x10)
+	rstToR1 := tuntest.TCP(client, r1eth0, 40000, 80, 1000, 0, 0x04)
+	proto253 := tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: 253, Payload: make([]byte, 8)})
 	errToR1 := tuntest.Build(tuntest.Datagram{Src: server, Dst: r1eth1, Protocol: packet.ProtocolICMP, Payload: icmpMsg(3, 3, ping[:28])})
 	teTTL1 := tuntest.Build(tuntest.Datagram{Src: server, Dst: client, TTL: 1, Protocol: packet.ProtocolICMP, Payload: icmpMsg(11, 0, ping[:28])})
 	fragTTL1 := withFragment(tuntest.UDP(client, server, 1, 32), false, 1480)
@@ -182,9 +185,20 @@ func TestProcess(t *testing.T) {
 			sent: []sent{icmpErr("eth0", r1eth0, client, ipv4.ICMPTypeDestinationUnreachable, 3, [4]byte{}, udpToR1)},
 		},
 		{
-			name: "local/TCP draws Protocol Unreachable",
-			in:   tcpToR1, want: DropProtoUnreachable,
-			sent: []sent{icmpErr("eth0", r1eth0, client, ipv4.ICMPTypeDestinationUnreachable, 2, [4]byte{}, tcpToR1)},
+			name: "local/TCP SYN draws a RST|ACK acknowledging it, RFC 793 §3.4",
+			in:   synToR1, want: DropTCPReset,
+			sent: []sent{{"eth0", []tuntest.Checker{tuntest.Src(r1eth0), tuntest.Dst(client), tuntest.TCPReset(80, 40000, 0, 1001, 0x14)}}},
+		},
+		{
+			name: "local/TCP ACK draws a RST with its sequence number",
+			in:   ackToR1, want: DropTCPReset,
+			sent: []sent{{"eth0", []tuntest.Checker{tuntest.TCPReset(80, 40000, 777, 0, 0x04)}}},
+		},
+		{name: "local/no RST answers a RST", in: rstToR1, want: Consumed},
+		{
+			name: "local/protocol 253 draws Protocol Unreachable",
+			in:   proto253, want: DropProtoUnreachable,
+			sent: []sent{icmpErr("eth0", r1eth0, client, ipv4.ICMPTypeDestinationUnreachable, 2, [4]byte{}, proto253)},
 		},
 		{name: "local/ICMP error to the router is consumed", in: errToR1, want: Consumed},
 		{

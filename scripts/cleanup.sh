@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# scripts/cleanup.sh [PREFIX] — delete the network namespaces of labs left
-# behind by a killed icmpgw or an interrupted test: every namespace whose
-# name starts with PREFIX (default "icmpgw-"). It lists what it deletes and
-# touches nothing else. "icmpgw down --prefix P" does the same for one
-# default lab.
+# scripts/cleanup.sh PREFIX — delete the network namespaces whose names start
+# with PREFIX: labs left behind by a killed icmpgw or an interrupted test. It
+# lists what it deletes and touches nothing else. It refuses a PREFIX that
+# belongs to a running icmpgw (its lock in /run/icmpgw is held).
+# "icmpgw down --prefix PREFIX" does the same for one lab, knowing its hosts.
 set -euo pipefail
-prefix=${1:-icmpgw-}
+if [[ $# -ne 1 || -z $1 ]]; then
+  echo "usage: $0 PREFIX   (e.g. $0 icmpgw-  deletes icmpgw-client, icmpgw-server, ...)" >&2
+  exit 2
+fi
+prefix=$1
+lock=/run/icmpgw/${prefix}lock
+if [[ -e $lock ]] && ! flock -n "$lock" true; then
+  echo "$0: a running icmpgw (pid $(cat "$lock")) holds prefix $prefix; stop it instead" >&2
+  exit 1
+fi
 found=0
-for ns in $(ip netns list | awk '{print $1}'); do
+while read -r ns _; do
   if [[ $ns == "$prefix"* ]]; then
     echo "+ ip netns del $ns"
     ip netns del "$ns"
     found=1
   fi
-done
+done < <(ip netns list)
 ((found)) || echo "no namespace starts with $prefix"

@@ -81,7 +81,7 @@ func CreateNamespace(name string) error {
 }
 
 func errExist(name string) error {
-	return fmt.Errorf("tun: create netns %s: %w; remove it with \"icmpgw down\" or \"ip netns delete %s\"",
+	return fmt.Errorf("tun: create netns %s: %w (another lab may be using it; if a killed icmpgw left it, remove it with \"ip netns delete %s\")",
 		name, fs.ErrExist, name)
 }
 

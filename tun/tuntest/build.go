@@ -75,3 +75,19 @@ func UDPPayload(sport, dport uint16, n int) []byte {
 func UDP(src, dst netip.Addr, ttl uint8, n int) []byte {
 	return Build(Datagram{Src: src, Dst: dst, TTL: ttl, Protocol: packet.ProtocolUDP, Payload: UDPPayload(40000, 33434, n)})
 }
+
+// TCP is a TCP segment with no options or data, checksum correct.
+func TCP(src, dst netip.Addr, sport, dport uint16, seq, ack uint32, flags byte) []byte {
+	seg := make([]byte, 20)
+	binary.BigEndian.PutUint16(seg, sport)
+	binary.BigEndian.PutUint16(seg[2:], dport)
+	binary.BigEndian.PutUint32(seg[4:], seq)
+	binary.BigEndian.PutUint32(seg[8:], ack)
+	seg[12] = 5 << 4
+	seg[13] = flags
+	binary.BigEndian.PutUint16(seg[14:], 64240)
+	b := Build(Datagram{Src: src, Dst: dst, Protocol: packet.ProtocolTCP, Payload: seg})
+	ip := packet.IPv4(b)
+	binary.BigEndian.PutUint16(b[36:], packet.Checksum(ip.Payload(), packet.PseudoHeaderSum(ip, 20)))
+	return b
+}

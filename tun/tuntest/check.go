@@ -2,6 +2,7 @@ package tuntest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -136,6 +137,28 @@ func Quotes(want []byte) Checker {
 		t.Helper()
 		if got := packet.ICMPv4(b).Body(); !bytes.Equal(got, want) {
 			t.Errorf("ICMP body (%d bytes)\n% x\nwant (%d bytes)\n% x", len(got), got, len(want), want)
+		}
+	}
+}
+
+// TCPReset checks a TCP segment's ports, sequence and acknowledgment
+// numbers, flags, and checksum.
+func TCPReset(sport, dport uint16, seq, ack uint32, flags byte) Checker {
+	return func(t testing.TB, b []byte) {
+		t.Helper()
+		ip := packet.IPv4(b)
+		seg := ip.Payload()
+		if ip.Protocol() != packet.ProtocolTCP || len(seg) < 20 {
+			t.Fatalf("protocol %d, %d bytes: not a TCP segment", ip.Protocol(), len(seg))
+		}
+		got := [5]uint32{uint32(binary.BigEndian.Uint16(seg)), uint32(binary.BigEndian.Uint16(seg[2:])),
+			binary.BigEndian.Uint32(seg[4:]), binary.BigEndian.Uint32(seg[8:]), uint32(seg[13])}
+		want := [5]uint32{uint32(sport), uint32(dport), seq, ack, uint32(flags)}
+		if got != want {
+			t.Errorf("ports, seq, ack, flags %v, want %v", got, want)
+		}
+		if packet.Checksum(seg, packet.PseudoHeaderSum(ip, len(seg))) != 0 {
+			t.Error("TCP checksum does not verify")
 		}
 	}
 }
