@@ -418,9 +418,23 @@ func glued(m *ast.MappingNode) (string, bool) {
 
 func field(path, key string) string {
 	if path == "" {
-		return key
+		return plain(key)
 	}
-	return path + "." + key
+	return path + "." + plain(key)
+}
+
+// plain is s as written if it is made of letters, digits and -_.:/<>,
+// else quoted: file text in a message never reaches a terminal raw.
+func plain(s string) string {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:/<>", c)) {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
@@ -994,9 +1008,9 @@ func (p *parser) endpoint(n *node, path string) Endpoint {
 	r, ok := p.routers[node]
 	if !ok {
 		if hasIface {
-			p.fail(n, path, describe(n), fmt.Sprintf("%s (no router %s)", endWant, node))
+			p.fail(n, path, describe(n), fmt.Sprintf("%s (no router %s)", endWant, plain(node)))
 		}
-		p.fail(n, path, describe(n), fmt.Sprintf("%s (no host or router %s)", endWant, node))
+		p.fail(n, path, describe(n), fmt.Sprintf("%s (no host or router %s)", endWant, plain(node)))
 	}
 	var names []string
 	for _, ifc := range r.Ifaces {
@@ -1006,7 +1020,7 @@ func (p *parser) endpoint(n *node, path string) Endpoint {
 		p.fail(n, path, describe(n), fmt.Sprintf("%s (a router end names an interface: %s:%s)", endWant, node, r.Ifaces[0].Name))
 	}
 	if !slices.Contains(names, iface) {
-		p.fail(n, path, describe(n), fmt.Sprintf("an interface of %s (router %s has no interface %s; it has %s)", node, node, iface, strings.Join(names, ", ")))
+		p.fail(n, path, describe(n), fmt.Sprintf("an interface of %s (router %s has no interface %s; it has %s)", node, node, plain(iface), strings.Join(names, ", ")))
 	}
 	return Endpoint{Node: node, Iface: iface}
 }
@@ -1135,7 +1149,7 @@ func (p *parser) linkEnd(n *node, path string) Endpoint {
 		if len(ends) == 0 {
 			p.fail(n, path, describe(n), want+" (there are no links)")
 		}
-		p.fail(n, path, describe(n), fmt.Sprintf("%s (no link has the end %s; the ends are %s)", want, s, strings.Join(ends, ", ")))
+		p.fail(n, path, describe(n), fmt.Sprintf("%s (no link has the end %s; the ends are %s)", want, plain(s), strings.Join(ends, ", ")))
 	}
 	return e
 }
@@ -1145,7 +1159,7 @@ func (p *parser) routerRef(n *node, path string) *RouterSpec {
 	s := p.str(n, path, want)
 	r, ok := p.routers[s]
 	if !ok {
-		p.fail(n, path, describe(n), want+" (no router "+s+")")
+		p.fail(n, path, describe(n), want+" (no router "+plain(s)+")")
 	}
 	return r
 }
@@ -1289,7 +1303,7 @@ func (p *parser) steps(top *object) {
 		}
 		s.On = p.str(on, o.path1("on"), hostWant)
 		if _, ok := p.hosts[s.On]; !ok {
-			why := "no host " + s.On
+			why := "no host " + plain(s.On)
 			if _, ok := p.routers[s.On]; ok {
 				why = s.On + " is a router; steps run on hosts"
 			}
@@ -1571,7 +1585,7 @@ func (p *parser) watches(top *object) {
 		hn := p.require(o, "host", "the host that receives the messages")
 		w.Host = p.str(hn, o.path1("host"), "a host of topology.hosts")
 		if _, ok := p.hosts[w.Host]; !ok {
-			p.fail(hn, o.path1("host"), describe(hn), "a host of topology.hosts (no host "+w.Host+")")
+			p.fail(hn, o.path1("host"), describe(hn), "a host of topology.hosts (no host "+plain(w.Host)+")")
 		}
 		switch p.only(o, "receives", "never") {
 		case "receives":
