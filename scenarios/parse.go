@@ -566,9 +566,7 @@ func (p *parser) boolean(n *node, path string) bool {
 // integer is an integer in [lo, hi].
 func (p *parser) integer(n *node, path, want string, lo, hi int64) int64 {
 	if n.kind == intNode {
-		t := strings.TrimLeft(n.text, "+-")
-		if len(t) > 1 && t[0] == '0' && t[1] >= '0' && t[1] <= '9' {
-			// YAML 1.1 reads 0644 as octal, YAML 1.2 as decimal.
+		if leadingZero(n.text) {
 			p.fail(n, path, describe(n), want+" (without a leading 0)")
 		}
 		if v, err := strconv.ParseInt(n.text, 0, 64); err == nil && v >= lo && v <= hi {
@@ -577,6 +575,13 @@ func (p *parser) integer(n *node, path, want string, lo, hi int64) int64 {
 	}
 	p.fail(n, path, describe(n), want)
 	return 0
+}
+
+// leadingZero reports an integer such as 0644, which YAML 1.1 reads as
+// octal and YAML 1.2 as decimal.
+func leadingZero(text string) bool {
+	t := strings.TrimLeft(text, "+-")
+	return len(t) > 1 && t[0] == '0' && t[1] >= '0' && t[1] <= '9'
 }
 
 // duration is a Go duration ≥ 0: "5s", "100ms", "1m30s", or 0.
@@ -706,7 +711,7 @@ func (p *parser) scenario(root *node) {
 	}
 	if n := o.get("seed"); n != nil {
 		v, err := strconv.ParseUint(n.text, 0, 64)
-		if n.kind != intNode || err != nil {
+		if n.kind != intNode || err != nil || leadingZero(n.text) {
 			p.fail(n, "seed", describe(n), "an unsigned integer such as 1")
 		}
 		p.s.Seed = v
@@ -1174,7 +1179,6 @@ func routerIfaces(r *RouterSpec) []*routing.Interface {
 
 func (p *parser) timeline(top *object) {
 	const want = "an event such as {at: 5s, link: r1:eth1, state: down}"
-	var last *node
 	for i, n := range p.list(top.get("timeline"), "timeline", "a list of events such as [{at: 5s, link: r1:eth1, state: down}]") {
 		path := index("timeline", i)
 		o := p.object(n, path, want, eventKeys...)
@@ -1184,12 +1188,12 @@ func (p *parser) timeline(top *object) {
 		e := Event{Pos: Pos{n.line, n.col}}
 		at := p.require(o, "at", "the time of the event, such as 5s")
 		e.At = p.duration(at, o.path1("at"))
-		if last != nil && e.At < p.s.Timeline[len(p.s.Timeline)-1].At {
-			prev := p.s.Timeline[len(p.s.Timeline)-1].At
-			p.fail(at, o.path1("at"), describe(at), fmt.Sprintf("%s or later (%s is at %s: time cannot go backwards)", prev, index("timeline", i-1), prev))
+		if i > 0 {
+			if prev := p.s.Timeline[i-1].At; e.At < prev {
+				p.fail(at, o.path1("at"), describe(at), fmt.Sprintf("%s or later (%s is at %s: time cannot go backwards)", prev, index("timeline", i-1), prev))
+			}
 		}
-		last = at
-		switch what := p.only(o, "link", "router", "flap"); what {
+		switch p.only(o, "link", "router", "flap") {
 		case "link":
 			p.allow(o, "in a link event", "at", "link", "state", "delay", "jitter", "loss")
 			if o.get("state") != nil {

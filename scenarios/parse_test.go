@@ -314,6 +314,7 @@ func TestParseYAML(t *testing.T) {
 			`t.yaml:5:36: e[7]: got more than 100000 values, want a scenario file`},
 		{"seed negative", "name: t\nseed: -1\n", `t.yaml:2:7: seed: got -1, want an unsigned integer such as 1`},
 		{"seed quoted", "name: t\nseed: \"1\"\n", `t.yaml:2:7: seed: got "1", want an unsigned integer such as 1`},
+		{"seed octal", "name: t\nseed: 010\n", `t.yaml:2:7: seed: got 010, want an unsigned integer such as 1`},
 		{"seed max", "name: t\nseed: 18446744073709551615\n" + strings.TrimPrefix(minimal, "name: t\n"), ""},
 		{"bad scenario name", "name: Silent_Hop\n", `t.yaml:1:7: name: got "Silent_Hop", want a scenario name of lowercase letters, digits and '-', at most 64 characters, such as silent-hop`},
 		{"leading zero", strings.Replace(minimal, "{ends: [r1:eth1, r2:eth0]}", "{ends: [r1:eth1, r2:eth0], mtu: 01500}", 1), `t.yaml:10:39: topology.links[1].mtu: got 01500, want an MTU from 68 to 65535 (without a leading 0)`},
