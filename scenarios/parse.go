@@ -693,8 +693,8 @@ var (
 	linkKeys     = []string{"ends", "mtu", "delay", "jitter", "loss", "down"}
 	eventKeys    = []string{"at", "link", "state", "delay", "jitter", "loss", "router", "route", "icmp", "flap"}
 	stepKeys     = []string{"at", "after", "on", "run", "probe", "timeout", "expect"}
-	probeKeys    = []string{"udp", "tcp", "echo", "ttl", "size", "df", "count"}
-	expectKeys   = []string{"exit", "output", "no_output", "errno", "icmp", "answered", "reply", "no_answer"}
+	probeKeys    = []string{"udp", "tcp", "echo", "redirect", "proto", "to", "ttl", "size", "df", "count"}
+	expectKeys   = []string{"exit", "output", "no_output", "errno", "icmp", "answered", "reply", "no_answer", "gateway", "route_via"}
 	matchKeys    = []string{"type", "code", "from", "about"}
 	watchKeys    = []string{"host", "receives", "never", "between", "min"}
 )
@@ -1342,13 +1342,13 @@ func (p *parser) steps(top *object) {
 }
 
 func (p *parser) probe(n *node, path string) *ProbeSpec {
-	const want = "a probe such as {udp: 203.0.113.10:33434, ttl: 1}, {tcp: 203.0.113.10:80} or {echo: 203.0.113.10}"
+	const want = "a probe such as {udp: 203.0.113.10:33434, ttl: 1}, {tcp: 203.0.113.10:80}, {echo: 203.0.113.10}, {redirect: 198.18.1.1} or {proto: 253, to: 203.0.113.10}"
 	o := p.object(n, path, want, probeKeys...)
 	if n.kind != mapNode {
 		p.fail(n, path, describe(n), want)
 	}
 	ps := &ProbeSpec{Count: 1}
-	switch k := p.only(o, "udp", "tcp", "echo"); k {
+	switch k := p.only(o, "udp", "tcp", "echo", "redirect", "proto"); k {
 	case "udp", "tcp":
 		ps.Kind = ProbeUDP
 		if k == "tcp" {
@@ -1361,18 +1361,33 @@ func (p *parser) probe(n *node, path string) *ProbeSpec {
 			p.fail(v, o.path1(k), describe(v), want)
 		}
 		ps.Dst = ap
-	case "echo":
+	case "echo", "redirect":
 		ps.Kind = ProbeEcho
-		ps.Dst = netip.AddrPortFrom(p.addr(o.get("echo"), o.path1("echo"), "an IPv4 address such as 203.0.113.10"), 0)
+		if k == "redirect" {
+			ps.Kind = ProbeRedirect
+		}
+		ps.Dst = netip.AddrPortFrom(p.addr(o.get(k), o.path1(k), "an IPv4 address such as 203.0.113.10"), 0)
+	case "proto":
+		ps.Kind = ProbeProto
+		ps.Protocol = int(p.integer(o.get("proto"), o.path1("proto"), "an IP protocol number from 1 to 254, such as 253", 1, 254))
+		to := p.require(o, "to", "the destination, an IPv4 address such as 203.0.113.10")
+		if to != nil {
+			ps.Dst = netip.AddrPortFrom(p.addr(to, o.path1("to"), "an IPv4 address such as 203.0.113.10"), 0)
+		}
 	default:
-		p.fail(n, path, "a probe with no udp, tcp or echo", want)
+		p.fail(n, path, "a probe with no udp, tcp, echo, redirect or proto", want)
 	}
-	// The kernel probes take these options: TCP none, Echo only a TTL.
+	// The kernel probes take these options: TCP none, Echo only a TTL, and
+	// only a proto probe has a "to".
 	switch ps.Kind {
 	case ProbeTCP:
 		p.allow(o, "in a tcp probe", "tcp", "count")
 	case ProbeEcho:
 		p.allow(o, "in an echo probe", "echo", "ttl", "count")
+	case ProbeRedirect:
+		p.allow(o, "in a redirect probe", "redirect", "count")
+	case ProbeProto:
+		p.allow(o, "in a proto probe", "proto", "to", "count")
 	}
 	if v := o.get("ttl"); v != nil {
 		ps.TTL = int(p.integer(v, o.path1("ttl"), "a TTL from 1 to 255", 1, 255))
@@ -1401,7 +1416,7 @@ func (p *parser) stepExpect(n *node, path string, s *Step) StepExpect {
 			p.fail(k, o.path1(k.text), "the key "+strconv.Quote(k.text)+" in a run step", "one of exit, output, no_output ("+k.text+" is for probes)")
 		}
 		if s.Probe != nil && runOnly {
-			p.fail(k, o.path1(k.text), "the key "+strconv.Quote(k.text)+" in a probe step", "one of errno, icmp, answered, reply, no_answer ("+k.text+" is for run steps)")
+			p.fail(k, o.path1(k.text), "the key "+strconv.Quote(k.text)+" in a probe step", "one of errno, icmp, answered, reply, no_answer, gateway, route_via ("+k.text+" is for run steps)")
 		}
 	}
 	if v := o.get("exit"); v != nil {
@@ -1437,6 +1452,15 @@ func (p *parser) stepExpect(n *node, path string, s *Step) StepExpect {
 		if e.NoAnswer && e.Reply {
 			p.fail(v, o.path1("no_answer"), "no_answer: true with reply: true", "one of them")
 		}
+	}
+	if v := o.get("gateway"); v != nil {
+		if s.Probe != nil && s.Probe.Kind != ProbeRedirect {
+			p.fail(v, o.path1("gateway"), "gateway in a probe that is not a redirect probe", "gateway only with probe: {redirect: ADDR}")
+		}
+		e.Gateway = p.addr(v, o.path1("gateway"), "the new next hop, an IPv4 address such as 198.51.100.254")
+	}
+	if v := o.get("route_via"); v != nil {
+		e.RouteVia = p.addr(v, o.path1("route_via"), "the gateway of the host's route to the probe's destination, such as 198.51.100.254")
 	}
 	return e
 }

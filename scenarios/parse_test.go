@@ -182,7 +182,7 @@ func TestParseBad(t *testing.T) {
 		{"event-unknown-router",
 			`event-unknown-router.yaml:11:22: timeline[0].router: got "r2", want a router of topology.routers, such as r1 (no router r2)`},
 		{"exit-for-probe",
-			`exit-for-probe.yaml:13:14: steps[0].expect.exit: got the key "exit" in a probe step, want one of errno, icmp, answered, reply, no_answer (exit is for run steps)`},
+			`exit-for-probe.yaml:13:14: steps[0].expect.exit: got the key "exit" in a probe step, want one of errno, icmp, answered, reply, no_answer, gateway, route_via (exit is for run steps)`},
 		{"flap-zero-count",
 			`flap-zero-count.yaml:15:14: timeline[0].flap.count: got 0, want how many times the link goes down, 1 or more`},
 		{"gw-off-subnet",
@@ -447,8 +447,10 @@ func TestParseChecks(t *testing.T) {
 		{"step at and after", steps("  - {at: 1s, after: 1s, on: client, run: ls}\n"), `t.yaml:7:14: steps[0].after: got after together with at, want only one of at, after`},
 		{"step empty run", steps("  - {on: client, run: \" \"}\n"), `t.yaml:7:23: steps[0].run: got " ", want a shell command`},
 		{"step negative timeout", steps("  - {on: client, run: ls, timeout: -1s}\n"), `t.yaml:7:36: steps[0].timeout: got "-1s", want a duration of 0 or more, such as 5ms`},
-		{"probe two kinds", steps("  - {on: client, probe: {udp: 203.0.113.1:53, echo: 203.0.113.1}}\n"), `t.yaml:7:47: steps[0].probe.echo: got echo together with udp, want only one of udp, tcp, echo`},
-		{"probe no kind", steps("  - {on: client, probe: {ttl: 1}}\n"), `t.yaml:7:25: steps[0].probe: got a probe with no udp, tcp or echo, want a probe such as {udp: 203.0.113.10:33434, ttl: 1}, {tcp: 203.0.113.10:80} or {echo: 203.0.113.10}`},
+		{"proto probe without to", steps("  - {on: client, probe: {proto: 253}}\n"), `t.yaml:7:25: steps[0].probe.to: got nothing, want the destination, an IPv4 address such as 203.0.113.10`},
+		{"gateway in a udp probe", steps("  - {on: client, probe: {udp: 203.0.113.1:53}, expect: {gateway: 198.18.0.2}}\n"), `t.yaml:7:66: steps[0].expect.gateway: got gateway in a probe that is not a redirect probe, want gateway only with probe: {redirect: ADDR}`},
+		{"probe two kinds", steps("  - {on: client, probe: {udp: 203.0.113.1:53, echo: 203.0.113.1}}\n"), `t.yaml:7:47: steps[0].probe.echo: got echo together with udp, want only one of udp, tcp, echo, redirect, proto`},
+		{"probe no kind", steps("  - {on: client, probe: {ttl: 1}}\n"), `t.yaml:7:25: steps[0].probe: got a probe with no udp, tcp, echo, redirect or proto, want a probe such as {udp: 203.0.113.10:33434, ttl: 1}, {tcp: 203.0.113.10:80}, {echo: 203.0.113.10}, {redirect: 198.18.1.1} or {proto: 253, to: 203.0.113.10}`},
 		{"probe no port", steps("  - {on: client, probe: {udp: 203.0.113.1}}\n"), `t.yaml:7:31: steps[0].probe.udp: got "203.0.113.1", want an IPv4 address and port such as 203.0.113.10:33434`},
 		{"probe port 0", steps("  - {on: client, probe: {tcp: 203.0.113.1:0}}\n"), `t.yaml:7:31: steps[0].probe.tcp: got "203.0.113.1:0", want an IPv4 address and port such as 203.0.113.10:33434`},
 		{"probe echo with port", steps("  - {on: client, probe: {echo: 203.0.113.1:7}}\n"), `t.yaml:7:32: steps[0].probe.echo: got "203.0.113.1:7", want an IPv4 address such as 203.0.113.10`},
@@ -456,7 +458,7 @@ func TestParseChecks(t *testing.T) {
 		{"probe size too big", steps("  - {on: client, probe: {udp: 203.0.113.1:53, size: 65508}}\n"), `t.yaml:7:53: steps[0].probe.size: got 65508, want a payload size from 0 to 65507 bytes`},
 		{"echo probe with size", steps("  - {on: client, probe: {echo: 203.0.113.1, size: 100}}\n"), `t.yaml:7:45: steps[0].probe.size: got the key "size" in an echo probe, want one of echo, ttl, count`},
 		{"tcp probe with ttl", steps("  - {on: client, probe: {tcp: 203.0.113.1:80, ttl: 1}}\n"), `t.yaml:7:47: steps[0].probe.ttl: got the key "ttl" in a tcp probe, want one of tcp, count`},
-		{"output for a probe", steps("  - {on: client, probe: {echo: 203.0.113.1}, expect: {output: [x]}}\n"), `t.yaml:7:55: steps[0].expect.output: got the key "output" in a probe step, want one of errno, icmp, answered, reply, no_answer (output is for run steps)`},
+		{"output for a probe", steps("  - {on: client, probe: {echo: 203.0.113.1}, expect: {output: [x]}}\n"), `t.yaml:7:55: steps[0].expect.output: got the key "output" in a probe step, want one of errno, icmp, answered, reply, no_answer, gateway, route_via (output is for run steps)`},
 		{"probe count 0", steps("  - {on: client, probe: {echo: 203.0.113.1, count: 0}}\n"), `t.yaml:7:52: steps[0].probe.count: got 0, want a count from 1 to 100000`},
 		{"answered above count", steps("  - {on: client, probe: {echo: 203.0.113.1, count: 3}, expect: {answered: 4}}\n"), `t.yaml:7:75: steps[0].expect.answered: got 4, want a count from 0 to the probe's count, 3`},
 		{"errno for run", steps("  - {on: client, run: ls, expect: {errno: ENOENT}}\n"), `t.yaml:7:36: steps[0].expect.errno: got the key "errno" in a run step, want one of exit, output, no_output (errno is for probes)`},
@@ -668,8 +670,10 @@ func TestLibraryDefault(t *testing.T) {
 			{A: Endpoint{Node: "r1", Iface: "eth1"}, B: Endpoint{Node: "server"}, MTU: 1400},
 		},
 	}
-	// Positions and text are the file's business.
+	// Positions and text are the file's business; the demo's timeline and
+	// steps are TestLibraryRuns'.
 	got.File, got.About = "", ""
+	got.Timeline, got.Steps, got.Watches = nil, nil, nil
 	for _, h := range got.Hosts {
 		h.Pos = Pos{}
 	}

@@ -67,6 +67,9 @@ type RouterSpec struct {
 type IfaceSpec struct {
 	Name string
 	Addr netip.Prefix
+	// NoRedirects stops Redirects on this interface (icmpgw up
+	// --no-redirects); icmp.redirects turns them off router-wide.
+	NoRedirects bool
 }
 
 // Endpoint names one end of a link: a host ("client", Iface empty) or a
@@ -145,16 +148,19 @@ const (
 	ProbeUDP ProbeKind = iota + 1
 	ProbeTCP
 	ProbeEcho
+	ProbeProto    // a bare IP datagram of protocol Protocol, to Dst's address
+	ProbeRedirect // an Echo Request that must draw a Redirect
 )
 
 // ProbeSpec is a built-in probe: the kernel's own socket, with IP_RECVERR.
 type ProbeSpec struct {
-	Kind  ProbeKind
-	Dst   netip.AddrPort // port 0 for echo
-	TTL   int            // 0: kernel default
-	Size  int            // payload bytes; 0: default
-	DF    bool
-	Count int // sends this many, one after another; default 1
+	Kind     ProbeKind
+	Dst      netip.AddrPort // port 0 for echo
+	TTL      int            // 0: kernel default
+	Size     int            // payload bytes; 0: default
+	DF       bool
+	Count    int // sends this many, one after another; default 1
+	Protocol int // ProbeProto: the IP protocol number, 1 to 254
 }
 
 // StepExpect is what a step must show. Zero fields are not checked.
@@ -167,6 +173,11 @@ type StepExpect struct {
 	Answered *int // probe with Count: how many drew a report (ICMP or reply)
 	Reply    bool // probe: an answer (echo reply, TCP connected or reset)
 	NoAnswer bool // probe: nothing at all came back
+	// Gateway is the new next hop a redirect probe's Redirect must name.
+	Gateway netip.Addr
+	// RouteVia is the gateway of the host's route to the probe's
+	// destination afterwards (the kernel took a Redirect).
+	RouteVia netip.Addr
 }
 
 // ICMPMatch matches an ICMP message. Zero fields match anything.

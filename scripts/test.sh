@@ -20,7 +20,7 @@ fi
 
 declare -A tool_package=(
   [ip]=iproute2 [ping]=iputils-ping [tracepath]=iputils-tracepath
-  [traceroute]=traceroute [tshark]=tshark [tcpdump]=tcpdump
+  [traceroute]=traceroute [tshark]=tshark [tcpdump]=tcpdump [mtr]=mtr-tiny [bash]=bash
 )
 missing=()
 for tool in "${!tool_package[@]}"; do

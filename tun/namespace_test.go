@@ -129,7 +129,7 @@ func TestCreateNamespace(t *testing.T) {
 	err = CreateNamespace(ns)
 	if !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second CreateNamespace(%q) = %v; want an error wrapping fs.ErrExist", ns, err)
-	} else if msg := err.Error(); !strings.Contains(msg, ns) || !strings.Contains(msg, "icmpgw down") {
+	} else if msg := err.Error(); !strings.Contains(msg, ns) || !strings.Contains(msg, "ip netns delete "+ns) {
 		t.Errorf("second CreateNamespace error %q: want it to name %s and say how to remove it", msg, ns)
 	}
 

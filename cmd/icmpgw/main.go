@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -31,10 +30,14 @@ real router sends: Time Exceeded, Destination Unreachable (net, host, protocol,
 port, fragmentation needed, prohibited), Redirect, and Echo Replies.
 
 Usage:
-  icmpgw up [flags]      build the default lab and forward until Ctrl-C
-  icmpgw demo [flags]    build the default lab, probe it from the client, tear it down
-  icmpgw down [flags]    remove a lab left behind by a killed icmpgw
-  icmpgw help            this text
+  icmpgw up [flags]               build the default lab (or --scenario's) and forward until Ctrl-C
+  icmpgw demo [flags]             build the default lab, probe it from the client, tear it down
+  icmpgw down [flags]             remove a lab left behind by a killed icmpgw
+  icmpgw scenario run FILE|NAME   play a scenario with real clients; exit 0 if every expectation holds
+  icmpgw scenario check FILE...   validate scenario files (no root, touches nothing)
+  icmpgw scenario list            the built-in scenarios
+  icmpgw scenario show NAME       print a built-in scenario
+  icmpgw help                     this text
 
 The default lab (namespace names take --prefix, default "icmpgw-"):
 
@@ -69,93 +72,135 @@ func main() {
 		err = demo(args)
 	case "down":
 		err = down(args)
+	case "scenario":
+		err = scenarioCmd(args)
 	case "help", "-h", "-help", "--help":
+		if len(args) > 0 && args[0] != "help" { // "icmpgw help up" is "icmpgw up -h"
+			os.Args = []string{os.Args[0], args[0], "-h"}
+			main()
+			return
+		}
 		fmt.Print(usage)
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "icmpgw: unknown command %q\n\n%s", cmd, usage)
 		os.Exit(2)
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var usageErr flagError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return
-	}
-	if err != nil {
+	case errors.As(err, &usageErr):
+		os.Exit(2) // the flag package has said what was wrong, and shown the usage
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "icmpgw %s: %v\n", cmd, err)
 		os.Exit(1)
 	}
 }
 
-// labFlags are the flags of every command that builds the default lab.
+// flagError is a command line the flag package rejected and explained.
+type flagError struct{ error }
+
+// labFlags are the flags of the commands that build a lab.
 type labFlags struct {
 	prefix    string
+	scenario  string
+	seed      uint64
 	rateLimit string
 	burst     int
 	quote     int
 	noRedir   string
 	verbose   bool
+	set       map[string]bool // flags given on the command line
 }
 
 func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: icmpgw %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fmt.Fprintf(fs.Output(), "Usage: icmpgw %s\n\n%s\n\nFlags:\n", name, summary)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&lf.prefix, "prefix", "icmpgw-", "prefix of the lab's namespace names (`PREFIX`client, PREFIXserver);\ntwo labs with different prefixes run side by side")
+	fs.StringVar(&lf.prefix, "prefix", "icmpgw-", "prefix of the lab's namespace names (`PREFIX`client, PREFIXserver, ...);\ntwo labs with different prefixes run side by side")
 	if withPolicy {
-		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited")
+		fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments (loss, jitter); 0 takes the scenario's")
+		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited.\nWith a scenario, applies to every router only when given")
 		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
 		fs.IntVar(&lf.quote, "quote", 0, "bytes of the offending datagram an error quotes at most; 0 fills a\n576-byte error (RFC 1812 §4.3.2.3); the least is the IP header + 8 bytes")
-		fs.StringVar(&lf.noRedir, "no-redirects", "", "router `interfaces` (comma-separated: eth0 faces the client, eth1 the server)\non which no Redirects are sent; Redirects are on by default (RFC 1812 §5.2.7.2)")
+		fs.StringVar(&lf.noRedir, "no-redirects", "", "router `interfaces` on which no Redirects are sent, comma-separated, as\nROUTER:IFACE or, for the default lab's r1, IFACE (eth0 faces the client);\nRedirects are on by default (RFC 1812 §5.2.7.2)")
 		fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
 	}
 	return fs
 }
 
-func (lf *labFlags) policy() (responder.Policy, error) {
-	var p responder.Policy
-	if lf.rateLimit == "off" || lf.rateLimit == "0" {
-		p.NoRateLimit = true
-	} else {
-		d, err := time.ParseDuration(lf.rateLimit)
-		if err != nil || d <= 0 {
-			return p, fmt.Errorf("--ratelimit: got %q, want a duration such as 1s or 250ms, or off", lf.rateLimit)
+// apply puts the policy flags that were given into every router of sc.
+func (lf *labFlags) apply(sc *scenarios.Scenario) error {
+	for _, rs := range sc.Routers {
+		p := &rs.ICMP
+		if lf.set["ratelimit"] {
+			if lf.rateLimit == "off" || lf.rateLimit == "0" {
+				p.NoRateLimit = true
+			} else {
+				d, err := time.ParseDuration(lf.rateLimit)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("--ratelimit: got %q, want a duration such as 1s or 250ms, or off", lf.rateLimit)
+				}
+				p.NoRateLimit, p.RateInterval = false, d
+			}
 		}
-		p.RateInterval = d
+		if lf.set["burst"] {
+			if lf.burst < 1 {
+				return fmt.Errorf("--burst: got %d, want 1 or more", lf.burst)
+			}
+			p.RateBurst = lf.burst
+		}
+		if lf.set["quote"] {
+			if lf.quote < 0 || lf.quote > responder.MaxErrorLen {
+				return fmt.Errorf("--quote: got %d, want 0 to %d", lf.quote, responder.MaxErrorLen)
+			}
+			p.Quote = lf.quote
+		}
 	}
-	if lf.burst < 1 {
-		return p, fmt.Errorf("--burst: got %d, want 1 or more", lf.burst)
-	}
-	p.RateBurst = lf.burst
-	if lf.quote < 0 || lf.quote > responder.MaxErrorLen {
-		return p, fmt.Errorf("--quote: got %d, want 0 to %d", lf.quote, responder.MaxErrorLen)
-	}
-	p.Quote = lf.quote
-	return p, nil
-}
-
-func (lf *labFlags) applyNoRedirects(lab *scenarios.Lab) error {
 	if lf.noRedir == "" {
 		return nil
 	}
 	var names []string
-	for _, h := range lab.Hosts {
-		names = append(names, h.RouterIface)
+	ifaces := map[string]*scenarios.IfaceSpec{}
+	for _, rs := range sc.Routers {
+		for i := range rs.Ifaces {
+			name := rs.Name + ":" + rs.Ifaces[i].Name
+			names = append(names, name)
+			ifaces[name] = &rs.Ifaces[i]
+		}
 	}
 	for _, name := range strings.Split(lf.noRedir, ",") {
-		i := slices.Index(names, name)
-		if i < 0 {
-			return fmt.Errorf("--no-redirects: no router interface %q; the lab's are %s", name, strings.Join(names, ", "))
+		if !strings.Contains(name, ":") && len(sc.Routers) == 1 {
+			name = sc.Routers[0].Name + ":" + name
 		}
-		lab.Hosts[i].RouterNoRedirects = true
+		is, ok := ifaces[name]
+		if !ok {
+			return fmt.Errorf("--no-redirects: no router interface %q; the lab has %s", name, strings.Join(names, ", "))
+		}
+		is.NoRedirects = true
 	}
 	return nil
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+func parse(fs *flag.FlagSet, args []string, lf *labFlags) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return flagError{err}
 	}
+	if err := scenarios.CheckPrefix(lf.prefix); err != nil {
+		return fmt.Errorf("--prefix: %w", err)
+	}
+	lf.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { lf.set[f.Name] = true })
+	return nil
+}
+
+func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see 'icmpgw %s -h')", fs.Arg(0), fs.Name())
 	}
@@ -172,49 +217,68 @@ func logger(verbose bool) *slog.Logger {
 
 func needRoot() error {
 	if os.Geteuid() != 0 {
-		return errors.New("needs root to create network namespaces and TUN devices; run it with sudo")
+		return errors.New("needs root to create and delete network namespaces and TUN devices; run it with sudo")
 	}
 	return nil
 }
 
-// start builds the default lab and returns it with a context that ends on
-// SIGINT or SIGTERM.
-func start(lf *labFlags) (*scenarios.Running, scenarios.Lab, context.Context, context.CancelFunc, error) {
-	policy, err := lf.policy()
-	if err != nil {
-		return nil, scenarios.Lab{}, nil, nil, err
+// load returns the scenario named by --scenario, or the default lab.
+func (lf *labFlags) load() (*scenarios.Scenario, error) {
+	sc := scenarios.Default()
+	if lf.scenario != "" {
+		var err error
+		if sc, err = scenarios.Load(lf.scenario); err != nil {
+			return nil, err
+		}
 	}
+	return sc, lf.apply(sc)
+}
+
+// build brings sc up and returns it with a context that ends on SIGINT or
+// SIGTERM.
+func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.Context, context.CancelFunc, error) {
 	if err := needRoot(); err != nil {
-		return nil, scenarios.Lab{}, nil, nil, err
+		return nil, nil, nil, err
 	}
-	lab := scenarios.Default()
-	lab.Policy = policy
-	if err := lf.applyNoRedirects(&lab); err != nil {
-		return nil, lab, nil, nil, err
+	seed := lf.seed
+	if seed == 0 {
+		seed = sc.Seed
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	run, err := scenarios.Up(lab, lf.prefix, logger(lf.verbose))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	t, err := scenarios.Build(sc, lf.prefix, seed, logger(lf.verbose))
 	if err != nil {
 		stop()
-		return nil, lab, nil, nil, err
+		return nil, nil, nil, err
 	}
-	return run, lab, ctx, stop, nil
+	return t, ctx, stop, nil
 }
 
 func up(args []string) error {
 	var lf labFlags
-	fs := newFlagSet("up", "Builds the default lab and forwards until SIGINT or SIGTERM, then deletes\nexactly the namespaces and devices it created. Prints a line with \"ready\"\nonce clients can use the lab.", &lf, true)
-	if err := parse(fs, args); err != nil {
+	fs := newFlagSet("up [flags]", "Builds the default lab, or a scenario's topology (--scenario), and forwards\nuntil SIGINT or SIGTERM, then deletes exactly the namespaces and devices it\ncreated. Prints a line with \"ready\" once clients can use the lab. A\nscenario's timeline and steps are not run: explore by hand.", &lf, true)
+	fs.StringVar(&lf.scenario, "scenario", "", "a scenario `FILE` or built-in NAME whose topology to build (see 'icmpgw scenario list')")
+	if err := parse(fs, args, &lf); err != nil {
 		return err
 	}
-	run, _, ctx, stop, err := start(&lf)
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	sc, err := lf.load()
+	if err != nil {
+		return err
+	}
+	t, ctx, stop, err := build(sc, &lf)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	fmt.Printf("icmpgw: lab ready: namespaces %s; Ctrl-C tears it down\n", strings.Join(run.Namespaces, ", "))
-	err = run.Wait(ctx)
-	printStats(os.Stderr, run.Router.Stats())
+	fmt.Printf("icmpgw: lab ready: namespaces %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "))
+	<-ctx.Done()
+	err = t.Close()
+	for _, rs := range sc.Routers {
+		fmt.Fprintf(os.Stderr, "router %s\n", rs.Name)
+		printStats(os.Stderr, t.Routers[rs.Name].Stats())
+	}
 	if err != nil {
 		return fmt.Errorf("tear-down: %w", err)
 	}
@@ -222,53 +286,41 @@ func up(args []string) error {
 	return nil
 }
 
-type demoFailed struct{}
-
-func (demoFailed) Error() string { return "some probes did not draw the expected reaction" }
-
 func demo(args []string) error {
 	var lf labFlags
-	fs := newFlagSet("demo", "Builds the default lab, sends probes from inside the client namespace with the\nkernel's own sockets, prints what the client's kernel reported for each, and\ntears the lab down. Exits 0 only if every probe drew the expected reaction.", &lf, true)
-	if err := parse(fs, args); err != nil {
+	var junit string
+	fs := newFlagSet("demo [flags]", "Plays the built-in scenario \"default\" (icmpgw scenario show default): builds\nthe default lab, sends a probe for every reaction icmpgw can draw from inside\nthe client namespace with the kernel's own sockets, prints what the client's\nkernel reported for each, and tears the lab down. Exits 0 only if every probe\ndrew the expected reaction. The same as 'icmpgw scenario run default'.", &lf, false)
+	fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments; 0 takes the scenario's")
+	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to `FILE`")
+	fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
+	if err := parse(fs, args, &lf); err != nil {
 		return err
 	}
-	run, lab, ctx, stop, err := start(&lf)
-	if err != nil {
+	if err := noArgs(fs); err != nil {
 		return err
 	}
-	defer stop()
-	done := make(chan bool, 1)
-	go func() {
-		done <- scenarios.RunDemo(os.Stdout, scenarios.Namespace(lf.prefix, "client"), scenarios.DemoProbes(), run.Router, lab.Policy)
-	}()
-	var ok bool
-	select {
-	case ok = <-done:
-	case <-ctx.Done():
-		fmt.Fprintln(os.Stderr, "icmpgw: interrupted")
-	}
-	fmt.Println()
-	printStats(os.Stdout, run.Router.Stats())
-	if err := run.Close(); err != nil {
-		return fmt.Errorf("tear-down: %w", err)
-	}
-	if !ok {
-		return demoFailed{}
-	}
-	fmt.Println("\nall probes drew the expected reaction; lab removed")
-	return nil
+	lf.scenario = "default"
+	return play(&lf, junit)
 }
 
 func down(args []string) error {
 	var lf labFlags
-	fs := newFlagSet("down", "Deletes the namespaces of a default lab left behind by an icmpgw that was\nkilled (its TUN devices went with the process). Deletes only PREFIXclient and\nPREFIXserver.", &lf, false)
-	if err := parse(fs, args); err != nil {
+	fs := newFlagSet("down [flags]", "Deletes the namespaces of a lab left behind by an icmpgw that was killed (its\nTUN devices went with the process): PREFIX + each host of the default lab, or\nof --scenario. Deletes nothing else.", &lf, false)
+	fs.StringVar(&lf.scenario, "scenario", "", "the scenario `FILE` or built-in NAME the lab was built from")
+	if err := parse(fs, args, &lf); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	if err := needRoot(); err != nil {
 		return err
 	}
-	deleted, err := scenarios.Down(scenarios.Default(), lf.prefix)
+	sc, err := lf.load()
+	if err != nil {
+		return err
+	}
+	deleted, err := scenarios.Down(sc, lf.prefix)
 	for _, ns := range deleted {
 		fmt.Println("deleted namespace", ns)
 	}

@@ -1,0 +1,356 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/icmpgw/icmpgw/routing"
+	"github.com/icmpgw/icmpgw/tun"
+	"github.com/icmpgw/icmpgw/tun/wire"
+)
+
+// Topology is a scenario's network, up: a namespace per host, a router
+// per router, a wire per link, all forwarding until Close.
+type Topology struct {
+	Scenario *Scenario
+	Prefix   string
+	// Routers are the virtual routers by name.
+	Routers map[string]*routing.Router
+	// Namespaces are what Build created, deleted by Close.
+	Namespaces []string
+	// Heard records the ICMP messages routers sent to hosts.
+	Heard *Recorder
+	// Start is when the topology came up; scenario times count from it.
+	Start time.Time
+
+	quit  chan struct{} // closed by Close: stops flaps
+	links []*liveLink
+	spare []*wire.Link // behind router interfaces that are on no link
+	log   *slog.Logger
+	wg    sync.WaitGroup
+
+	closeMu sync.Mutex
+	closed  bool
+	unlock  func() // releases the prefix's lock
+}
+
+// liveLink is a link of the running topology and the router interfaces
+// at its ends.
+type liveLink struct {
+	spec *LinkSpec
+	wire *wire.Link
+	ends []routerEnd
+}
+
+type routerEnd struct {
+	router *routing.Router
+	iface  *routing.Interface
+}
+
+// Namespace is the namespace name of the host called name.
+func (t *Topology) Namespace(name string) string { return t.Prefix + name }
+
+// Build brings sc's topology up: namespaces (prefix + host name) with a
+// TUN link each, addresses, routes and sysctls inside them, the routers
+// and the links between them. It refuses if a namespace exists already,
+// and on error removes whatever it created. Nothing is changed in the
+// namespace icmpgw itself runs in.
+func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topology, err error) {
+	unlock, err := lockPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
+	for _, h := range sc.Hosts {
+		ns := prefix + h.Name
+		if ok, err := tun.NamespaceExists(ns); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, fmt.Errorf("namespace %s exists already (another lab, or one left by a killed icmpgw: remove it with 'icmpgw down --prefix %s'): %w", ns, prefix, fs.ErrExist)
+		}
+	}
+	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log, quit: make(chan struct{}), unlock: unlock}
+	defer func() {
+		if err != nil {
+			t.teardown()
+		}
+	}()
+
+	// Host ends: a namespace and a TUN device each.
+	hostDevs := make(map[string]tun.Device)
+	for _, h := range sc.Hosts {
+		ns := t.Namespace(h.Name)
+		if err := tun.CreateNamespace(ns); err != nil {
+			return nil, err
+		}
+		t.Namespaces = append(t.Namespaces, ns)
+		mtu := sc.linkOf(Endpoint{Node: h.Name}).MTU
+		dev, err := tun.CreateIn(ns, h.iface(), mtu)
+		if err != nil {
+			return nil, err
+		}
+		hostDevs[h.Name] = dev
+		if err := tun.Apply(h.link(ns, mtu)); err != nil {
+			dev.Close()
+			return nil, err
+		}
+	}
+
+	// Links, then routers whose interfaces are the links' ports.
+	ports := make(map[Endpoint]tun.Device)
+	for i, ls := range sc.Links {
+		stream := uint64(i)
+		var w *wire.Link
+		switch {
+		case ls.A.Iface == "": // host — router
+			host := ls.A.Node
+			w = wire.NewHostLink(ls.B.String(), hostDevs[host], seed, stream, t.Heard.tap(t, host))
+			ports[ls.B] = w.A
+		case ls.B.Iface == "":
+			host := ls.B.Node
+			w = wire.NewHostLink(ls.A.String(), hostDevs[host], seed, stream, t.Heard.tap(t, host))
+			ports[ls.A] = w.A
+		default:
+			w = wire.NewPair(ls.A.String(), ls.B.String(), ls.MTU, seed, stream)
+			ports[ls.A], ports[ls.B] = w.A, w.B
+		}
+		w.SetImpairment(ls.Impairment)
+		t.links = append(t.links, &liveLink{spec: ls, wire: w})
+	}
+	for _, rs := range sc.Routers {
+		var ifaces []*routing.Interface
+		for _, is := range rs.Ifaces {
+			end := Endpoint{Node: rs.Name, Iface: is.Name}
+			dev, ok := ports[end]
+			if !ok {
+				// An interface on no link: up, with nothing behind it.
+				w := wire.NewPair(end.String(), "", 1500, seed, 0)
+				t.spare = append(t.spare, w)
+				dev = w.A
+			}
+			ifc := &routing.Interface{Name: is.Name, Addr: is.Addr, MTU: dev.MTU(), NoRedirects: is.NoRedirects, Dev: dev}
+			ifaces = append(ifaces, ifc)
+			if l := t.link(end); l != nil {
+				l.ends = append(l.ends, routerEnd{iface: ifc})
+			}
+		}
+		r := routing.New(ifaces, rs.ICMP)
+		for _, s := range rs.Routes {
+			rt, err := routing.ParseRoute(s, ifaces)
+			if err != nil {
+				return nil, fmt.Errorf("router %s: %w", rs.Name, err)
+			}
+			r.AddRoute(rt)
+		}
+		t.Routers[rs.Name] = r
+		for _, l := range t.links {
+			for i := range l.ends {
+				if l.ends[i].router == nil && contains(ifaces, l.ends[i].iface) {
+					l.ends[i].router = r
+				}
+			}
+		}
+	}
+	for _, l := range t.links {
+		if l.spec.Down {
+			t.setLinkUp(l, false)
+		}
+	}
+
+	t.Start = time.Now()
+	for _, rs := range sc.Routers {
+		r := t.Routers[rs.Name]
+		for _, ifc := range r.Ifaces {
+			t.wg.Go(func() {
+				if err := r.Serve(ifc); err != nil {
+					log.Error("interface stopped", "router", rs.Name, "iface", ifc.Name, "err", err)
+				}
+			})
+		}
+	}
+	return t, nil
+}
+
+func contains(ifaces []*routing.Interface, ifc *routing.Interface) bool {
+	for _, i := range ifaces {
+		if i == ifc {
+			return true
+		}
+	}
+	return false
+}
+
+// link finds the live link with end e.
+func (t *Topology) link(e Endpoint) *liveLink {
+	for _, l := range t.links {
+		if l.spec.A == e || l.spec.B == e {
+			return l
+		}
+	}
+	return nil
+}
+
+// setLinkUp brings a link and the router interfaces at its ends up or down.
+func (t *Topology) setLinkUp(l *liveLink, up bool) {
+	l.wire.SetUp(up)
+	for _, e := range l.ends {
+		e.router.SetUp(e.iface, up)
+	}
+}
+
+// Apply carries out one timeline event now.
+func (t *Topology) Apply(ev Event) error {
+	switch ev.Kind {
+	case LinkState:
+		t.setLinkUp(t.link(ev.Link), ev.Up)
+	case LinkImpair:
+		t.link(ev.Link).wire.SetImpairment(ev.Impair)
+	case RouteAdd, RouteReplace:
+		r := t.Routers[ev.Router]
+		rt, err := routing.ParseRoute(ev.Route, r.Ifaces)
+		if err != nil {
+			return fmt.Errorf("router %s: %w", ev.Router, err)
+		}
+		r.AddRoute(rt)
+	case RouteDelete:
+		p, err := netip.ParsePrefix(ev.Route)
+		if ev.Route == "default" {
+			p, err = netip.MustParsePrefix("0.0.0.0/0"), nil
+		}
+		if err != nil {
+			return fmt.Errorf("router %s: delete %q: %w", ev.Router, ev.Route, err)
+		}
+		if !t.Routers[ev.Router].DeleteRoute(p) {
+			return fmt.Errorf("router %s: delete %s: no such route", ev.Router, p)
+		}
+	case PolicySet:
+		t.Routers[ev.Router].SetPolicy(ev.Policy)
+	case Flap:
+		l := t.link(ev.Link)
+		t.wg.Go(func() {
+			for range ev.Count {
+				for _, up := range []bool{false, true} {
+					t.setLinkUp(l, up)
+					select {
+					case <-t.quit:
+						return
+					case <-time.After(ev.Period):
+					}
+				}
+			}
+		})
+	default:
+		return fmt.Errorf("unknown event kind %d", ev.Kind)
+	}
+	return nil
+}
+
+// Close stops the routers, closes the links and TUN devices (the kernel
+// deletes them) and deletes the namespaces Build created, by name.
+func (t *Topology) Close() error {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	return t.teardown()
+}
+
+func (t *Topology) teardown() error {
+	close(t.quit)
+	var errs []error
+	for _, l := range t.links {
+		errs = append(errs, l.wire.Close())
+	}
+	for _, w := range t.spare {
+		errs = append(errs, w.Close())
+	}
+	t.wg.Wait()
+	for _, ns := range t.Namespaces {
+		errs = append(errs, tun.DeleteNamespace(ns))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	t.unlock()
+	return nil
+}
+
+// linkOf is the link with end e; Parse guarantees there is one for every
+// host.
+func (sc *Scenario) linkOf(e Endpoint) *LinkSpec {
+	for _, l := range sc.Links {
+		if l.A == e || l.B == e {
+			return l
+		}
+	}
+	return &LinkSpec{MTU: 1500}
+}
+
+func (h *HostSpec) iface() string {
+	if h.Iface == "" {
+		return "gw0"
+	}
+	return h.Iface
+}
+
+// link is the namespace configuration of host h.
+func (h *HostSpec) link(ns string, mtu int) tun.Link {
+	l := tun.Link{Namespace: ns, Name: h.iface(), MTU: mtu, Addrs: []netip.Prefix{h.Addr}, DisableIPv6: true}
+	if h.Gateway.IsValid() {
+		l.Routes = append(l.Routes, tun.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Via: h.Gateway})
+	}
+	for _, r := range h.Routes {
+		l.Routes = append(l.Routes, tun.Route{Dst: r.Dst, Via: r.Via})
+	}
+	if h.AcceptRedirects {
+		// Take Redirects from the gateway (RFC 1122 §3.2.2.2), including
+		// ones naming a gateway the host did not know.
+		for _, dev := range []string{"all", h.iface()} {
+			l.Sysctls = append(l.Sysctls,
+				tun.Sysctl{Key: "net/ipv4/conf/" + dev + "/accept_redirects", Value: "1"},
+				tun.Sysctl{Key: "net/ipv4/conf/" + dev + "/secure_redirects", Value: "0"})
+		}
+	}
+	return l
+}
+
+// Down deletes the namespaces of sc's hosts under prefix: what a killed
+// icmpgw left behind. It refuses while an icmpgw runs a lab with that
+// prefix. It returns the names deleted.
+func Down(sc *Scenario, prefix string) ([]string, error) {
+	unlock, err := lockPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var deleted []string
+	var errs []error
+	for _, h := range sc.Hosts {
+		ns := prefix + h.Name
+		ok, err := tun.NamespaceExists(ns)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if err := tun.DeleteNamespace(ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, ns)
+	}
+	return deleted, errors.Join(errs...)
+}
