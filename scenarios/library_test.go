@@ -84,3 +84,19 @@ func play(t *testing.T, sc *Scenario, prefix string) (*Report, string) {
 	}
 	return rep, out.String()
 }
+
+// TestReadmeExample keeps the README's example scenario valid.
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(readme, []byte("```yaml\n"))
+	example, _, ok2 := bytes.Cut(rest, []byte("```\n"))
+	if !ok || !ok2 {
+		t.Fatal("README.md has no yaml example")
+	}
+	if _, err := Parse("README.md", example); err != nil {
+		t.Error(err)
+	}
+}

@@ -198,7 +198,16 @@ func scenarioList() error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", name, sc.About)
+		fmt.Fprintf(tw, "%s\t%s\n", name, firstSentence(sc.About))
 	}
 	return tw.Flush()
+}
+
+// firstSentence is the first sentence of text, on one line.
+func firstSentence(text string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if i := strings.Index(text, ". "); i >= 0 {
+		return text[:i+1]
+	}
+	return text
 }
