@@ -103,6 +103,7 @@ func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topol
 			dev.Close()
 			return nil, err
 		}
+		log.Debug("host up", "namespace", ns, "iface", h.iface(), "addr", h.Addr, "gw", h.Gateway, "mtu", mtu)
 	}
 
 	// Links, then routers whose interfaces are the links' ports.
@@ -125,6 +126,7 @@ func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topol
 		}
 		w.SetImpairment(ls.Impairment)
 		t.links = append(t.links, &liveLink{spec: ls, wire: w})
+		log.Debug("link up", "a", ls.A, "b", ls.B, "mtu", ls.MTU, "delay", ls.Delay, "jitter", ls.Jitter, "loss", ls.Loss)
 	}
 	for _, rs := range sc.Routers {
 		var ifaces []*routing.Interface
@@ -152,6 +154,7 @@ func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topol
 			r.AddRoute(rt)
 		}
 		t.Routers[rs.Name] = r
+		log.Debug("router up", "router", rs.Name, "ifaces", len(ifaces), "routes", len(rs.Routes))
 		for _, l := range t.links {
 			for i := range l.ends {
 				if l.ends[i].router == nil && contains(ifaces, l.ends[i].iface) {
