@@ -83,29 +83,9 @@ func Echo(ns string, dst netip.Addr, ttl int, timeout time.Duration) (Result, er
 	if _, err := unix.Write(fd, appendEcho(nil, id, seq)); err != nil {
 		return o.refused(fd, "send", err)
 	}
-	buf := make([]byte, bufSize)
-	return o.await(fd, unix.POLLIN, timeout, func(revents int16) (Result, bool, error) {
-		if revents&unix.POLLERR != 0 {
-			// The data of a raw socket's report is the quoted ICMP header.
-			res, done, err := fromErrQueue(fd, buf, func(r report) bool {
-				return isEcho(r.data, typeEchoRequest, id, seq)
-			})
-			if done || err != nil {
-				return res, done, err
-			}
-		}
-		if revents&unix.POLLIN != 0 {
-			n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
-			if err != nil {
-				// EAGAIN, or a pending socket error that the error
-				// queue reports: look again.
-				return Result{}, false, nil
-			}
-			if from, ok := parseEchoReply(buf[:n], id, seq); ok {
-				return Result{Reply: true, ICMP: true, Type: typeEchoReply, From: from}, true, nil
-			}
-		}
-		return Result{}, false, nil
+	return o.awaitEcho(fd, id, seq, timeout, func(pkt []byte) (Result, bool) {
+		from, ok := parseEchoReply(pkt, id, seq)
+		return Result{Reply: true, ICMP: true, Type: typeEchoReply, From: from}, ok
 	})
 }
 
@@ -303,6 +283,16 @@ func Redirect(ns string, dst netip.Addr, timeout time.Duration) (Result, error) 
 	if err := unix.Sendto(fd, appendEcho(nil, id, seq), 0, &unix.SockaddrInet4{Addr: dst.As4()}); err != nil {
 		return o.refused(fd, "send", err)
 	}
+	return o.awaitEcho(fd, id, seq, timeout, func(pkt []byte) (Result, bool) {
+		return parseRedirect(pkt, dst, id, seq)
+	})
+}
+
+// awaitEcho waits on fd, a raw ICMP socket that sent an Echo Request with
+// identifier id and sequence seq, for an ICMP error quoting the request
+// (from the error queue; a raw socket's report carries the quoted ICMP
+// header) or for a datagram that parse accepts.
+func (o op) awaitEcho(fd int, id, seq uint16, timeout time.Duration, parse func(pkt []byte) (Result, bool)) (Result, error) {
 	buf := make([]byte, bufSize)
 	return o.await(fd, unix.POLLIN, timeout, func(revents int16) (Result, bool, error) {
 		if revents&unix.POLLERR != 0 {
@@ -316,9 +306,11 @@ func Redirect(ns string, dst netip.Addr, timeout time.Duration) (Result, error) 
 		if revents&unix.POLLIN != 0 {
 			n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
 			if err != nil {
+				// EAGAIN, or a pending socket error that the error
+				// queue reports: look again.
 				return Result{}, false, nil
 			}
-			if res, ok := parseRedirect(buf[:n], dst, id, seq); ok {
+			if res, ok := parse(buf[:n]); ok {
 				return res, true, nil
 			}
 		}
