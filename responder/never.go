@@ -22,12 +22,13 @@ const (
 	RateLimited                // RFC 1812 §4.3.2.8: the destination's token bucket is empty
 	RedirectBackoff            // the host ignored earlier redirects (Linux's back-off)
 	NoRouteBack                // no route leads back to the source
+	Blackholed                 // a blackhole route: silence by design (RFC 1812 §5.2.7.1)
 	NumSuppress                // number of reasons, for counter arrays
 )
 
 var suppressNames = [NumSuppress]string{
 	"send", "about-icmp-error", "about-fragment", "about-multicast-dst",
-	"about-non-unique-src", "policy-silent", "rate-limited", "redirect-backoff", "no-route-back",
+	"about-non-unique-src", "policy-silent", "rate-limited", "redirect-backoff", "no-route-back", "blackhole",
 }
 
 func (s Suppress) String() string {

@@ -113,3 +113,26 @@ func TestPolicyDelay(t *testing.T) {
 		t.Fatal("the delayed message never came")
 	}
 }
+
+func TestOnDecision(t *testing.T) {
+	var got []Decision
+	r := testRouter(t, responder.Policy{NoRateLimit: true})
+	r.OnDecision = func(d Decision) { d.Orig = nil; got = append(got, d) }
+	process(r, tuntest.UDP(client, server, 1, 8))
+	process(r, tuntest.UDP(client, blackh, 64, 8))
+	process(r, tuntest.Build(tuntest.Datagram{Src: client, Dst: server, TTL: 1, Protocol: packet.ProtocolICMP, Payload: []byte{3, 3, 0, 0}}))
+	want := []Decision{
+		{Reason: responder.TimeExceeded(), In: r.Ifaces[0], Out: r.Ifaces[0], From: r1eth0},
+		{Suppressed: responder.Blackholed, In: r.Ifaces[0]},
+		{Reason: responder.TimeExceeded(), Suppressed: responder.AboutICMPError, In: r.Ifaces[0]},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d decisions, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Reason != w.Reason || g.Suppressed != w.Suppressed || g.In != w.In || g.Out != w.Out || g.From != w.From {
+			t.Errorf("decision %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

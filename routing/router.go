@@ -46,6 +46,11 @@ type Router struct {
 	Routes *Table
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
+	// OnDecision, if set, sees every ICMP error the router sends or
+	// suppresses, and every datagram a blackhole route drops. It runs on
+	// the packet path: it must be quick, and must not keep Orig. Set it
+	// before the router serves.
+	OnDecision func(Decision)
 
 	policy atomic.Pointer[policyState]
 	ipID   atomic.Uint32
@@ -182,6 +187,9 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	}
 	switch route.Kind {
 	case Blackhole:
+		if r.OnDecision != nil {
+			r.OnDecision(Decision{Suppressed: responder.Blackholed, In: in, Orig: pkt})
+		}
 		return r.count(DropBlackhole)
 	case Unreachable:
 		r.sendError(in, pkt, netip.Addr{}, responder.RouteError(route.Code), out)
@@ -311,6 +319,9 @@ func (r *Router) sendError(in *Interface, orig packet.IPv4, from netip.Addr, rea
 	}
 	if why != responder.Send {
 		r.stats.suppressed[why].Add(1)
+		if r.OnDecision != nil {
+			r.OnDecision(Decision{Reason: reason, Suppressed: why, In: in, Orig: orig})
+		}
 		return
 	}
 	if !from.IsValid() {
@@ -335,6 +346,20 @@ func (r *Router) sendError(in *Interface, orig packet.IPv4, from netip.Addr, rea
 	if reason.Type == ipv4.ICMPTypeDestinationUnreachable && reason.Code < 16 {
 		r.stats.unreachable[reason.Code].Add(1)
 	}
+	if r.OnDecision != nil {
+		r.OnDecision(Decision{Reason: reason, In: in, Out: egress, From: from, Orig: orig})
+	}
+}
+
+// Decision is one ICMP decision of a router: an error it sent, or one it
+// did not send and why.
+type Decision struct {
+	Reason     responder.Reason   // the error's type and code; zero for a blackhole
+	Suppressed responder.Suppress // responder.Send when it was sent
+	In         *Interface         // where the offending datagram arrived
+	Out        *Interface         // where the error left; nil when not sent
+	From       netip.Addr         // the error's source, when sent
+	Orig       packet.IPv4        // the offending datagram; valid only during the call
 }
 
 // routeBack finds the interface by which the router reaches src, as for

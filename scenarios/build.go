@@ -37,6 +37,7 @@ type Topology struct {
 	closeMu sync.Mutex
 	closed  bool
 	unlock  func() // releases the prefix's lock
+	events  *EventLog
 }
 
 // liveLink is a link of the running topology and the router interfaces
@@ -55,12 +56,26 @@ type routerEnd struct {
 // Namespace is the namespace name of the host called name.
 func (t *Topology) Namespace(name string) string { return t.Prefix + name }
 
+// Options tune Build.
+type Options struct {
+	Prefix string       // namespace names are Prefix + host name
+	Seed   uint64       // seeds link impairments
+	Log    *slog.Logger // nil: discard
+	// Events, if set, receives every ICMP decision of every router and
+	// every timeline event.
+	Events *EventLog
+}
+
 // Build brings sc's topology up: namespaces (prefix + host name) with a
 // TUN link each, addresses, routes and sysctls inside them, the routers
 // and the links between them. It refuses if a namespace exists already,
 // and on error removes whatever it created. Nothing is changed in the
 // namespace icmpgw itself runs in.
-func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topology, err error) {
+func Build(sc *Scenario, o Options) (_ *Topology, err error) {
+	prefix, seed, log := o.Prefix, o.Seed, o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	unlock, err := lockPrefix(prefix)
 	if err != nil {
 		return nil, err
@@ -78,7 +93,7 @@ func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topol
 			return nil, fmt.Errorf("namespace %s exists already (another lab, or one left by a killed icmpgw: remove it with 'icmpgw down --prefix %s'): %w", ns, prefix, fs.ErrExist)
 		}
 	}
-	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log, quit: make(chan struct{}), unlock: unlock}
+	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log, quit: make(chan struct{}), unlock: unlock, events: o.Events}
 	defer func() {
 		if err != nil {
 			t.teardown()
@@ -146,6 +161,9 @@ func Build(sc *Scenario, prefix string, seed uint64, log *slog.Logger) (_ *Topol
 			}
 		}
 		r := routing.New(ifaces, rs.ICMP)
+		if o.Events != nil {
+			r.OnDecision = o.Events.decisions(rs.Name)
+		}
 		for _, s := range rs.Routes {
 			rt, err := routing.ParseRoute(s, ifaces)
 			if err != nil {
@@ -204,6 +222,11 @@ func (t *Topology) link(e Endpoint) *liveLink {
 
 // setLinkUp brings a link and the router interfaces at its ends up or down.
 func (t *Topology) setLinkUp(l *liveLink, up bool) {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	t.events.Add(Record{Time: time.Now(), Kind: "link", Event: "link " + l.spec.A.String() + " -- " + l.spec.B.String() + " " + state})
 	l.wire.SetUp(up)
 	for _, e := range l.ends {
 		e.router.SetUp(e.iface, up)
@@ -212,6 +235,7 @@ func (t *Topology) setLinkUp(l *liveLink, up bool) {
 
 // Apply carries out one timeline event now.
 func (t *Topology) Apply(ev Event) error {
+	t.events.Add(Record{Time: time.Now(), Kind: "timeline", Router: ev.Router, Event: describeEvent(ev)})
 	switch ev.Kind {
 	case LinkState:
 		t.setLinkUp(t.link(ev.Link), ev.Up)

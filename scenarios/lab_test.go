@@ -3,9 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -36,7 +34,7 @@ func TestUpRefusesExistingNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tun.DeleteNamespace(taken) })
-	_, err := Build(Default(), prefix, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err := Build(Default(), Options{Prefix: prefix, Seed: 1})
 	if !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), taken) {
 		t.Fatalf("Up = %v, want an error naming %s and wrapping fs.ErrExist", err, taken)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -68,7 +67,9 @@ func TestWrongExpectationFails(t *testing.T) {
 func play(t *testing.T, sc *Scenario, prefix string) (*Report, string) {
 	t.Helper()
 	t.Cleanup(func() { Down(sc, prefix) })
-	topo, err := Build(sc, prefix, sc.Seed, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	events := NewEventLog(io.Discard)
+	defer events.Close()
+	topo, err := Build(sc, Options{Prefix: prefix, Seed: sc.Seed, Events: events})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,10 @@ type labFlags struct {
 	burst     int
 	quote     int
 	noRedir   string
+	events    string
 	verbose   bool
+	eventLog  *scenarios.EventLog
+	eventFile *os.File
 	set       map[string]bool // flags given on the command line
 }
 
@@ -122,6 +125,7 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 	}
 	fs.StringVar(&lf.prefix, "prefix", "icmpgw-", "prefix of the lab's namespace names (`PREFIX`client, PREFIXserver, ...);\ntwo labs with different prefixes run side by side")
 	if withPolicy {
+		fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
 		fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments (loss, jitter); 0 takes the scenario's")
 		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited.\nWith a scenario, applies to every router only when given")
 		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
@@ -222,6 +226,34 @@ func needRoot() error {
 	return nil
 }
 
+// openEvents opens the event log --events names, if any.
+func (lf *labFlags) openEvents() (*scenarios.EventLog, error) {
+	switch lf.events {
+	case "":
+		return nil, nil
+	case "-":
+		lf.eventLog = scenarios.NewEventLog(os.Stdout)
+	default:
+		f, err := os.Create(lf.events)
+		if err != nil {
+			return nil, fmt.Errorf("--events: %w", err)
+		}
+		lf.eventFile, lf.eventLog = f, scenarios.NewEventLog(f)
+	}
+	return lf.eventLog, nil
+}
+
+// closeEvents flushes and closes the event log, saying if records were
+// dropped.
+func (lf *labFlags) closeEvents() {
+	if dropped := lf.eventLog.Close(); dropped > 0 {
+		fmt.Fprintf(os.Stderr, "icmpgw: --events: %d records dropped (the writer could not keep up)\n", dropped)
+	}
+	if lf.eventFile != nil {
+		lf.eventFile.Close()
+	}
+}
+
 // load returns the scenario named by --scenario, or the default lab.
 func (lf *labFlags) load() (*scenarios.Scenario, error) {
 	sc := scenarios.Default()
@@ -245,7 +277,15 @@ func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.C
 		seed = sc.Seed
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	t, err := scenarios.Build(sc, lf.prefix, seed, logger(lf.verbose))
+	events, err := lf.openEvents()
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events})
+	if err != nil {
+		lf.closeEvents()
+	}
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
@@ -275,6 +315,7 @@ func up(args []string) error {
 	fmt.Printf("icmpgw: lab ready: namespaces %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "))
 	<-ctx.Done()
 	err = t.Close()
+	lf.closeEvents()
 	for _, rs := range sc.Routers {
 		fmt.Fprintf(os.Stderr, "router %s\n", rs.Name)
 		printStats(os.Stderr, t.Routers[rs.Name].Stats())
@@ -292,6 +333,7 @@ func demo(args []string) error {
 	fs := newFlagSet("demo [flags]", "Plays the built-in scenario \"default\" (icmpgw scenario show default): builds\nthe default lab, sends a probe for every reaction icmpgw can draw from inside\nthe client namespace with the kernel's own sockets, prints what the client's\nkernel reported for each, and tears the lab down. Exits 0 only if every probe\ndrew the expected reaction. The same as 'icmpgw scenario run default'.", &lf, false)
 	fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments; 0 takes the scenario's")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to `FILE`")
+	fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
 	fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
 	if err := parse(fs, args, &lf); err != nil {
 		return err

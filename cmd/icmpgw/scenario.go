@@ -93,6 +93,7 @@ func play(lf *labFlags, junit string) error {
 	rep := scenarios.Run(ctx, t, os.Stdout)
 	interrupted := ctx.Err() != nil
 	closeErr := t.Close()
+	lf.closeEvents()
 	fmt.Println()
 	printReport(rep)
 	fmt.Println()

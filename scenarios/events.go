@@ -1,0 +1,145 @@
+package scenarios
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/icmpgw/icmpgw/responder"
+	"github.com/icmpgw/icmpgw/routing"
+	"github.com/icmpgw/icmpgw/tun/packet"
+)
+
+// Record is one line of the event log (JSON): an ICMP decision of a
+// router, a timeline event, or a link going up or down.
+type Record struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"` // "icmp", "timeline"
+	Router string    `json:"router,omitempty"`
+	// ICMP decisions.
+	Iface  string `json:"iface,omitempty"`  // where it left, or where the datagram arrived when not sent
+	Action string `json:"action,omitempty"` // "sent" or "suppressed"
+	Reason string `json:"reason,omitempty"` // why it was suppressed
+	Type   string `json:"type,omitempty"`
+	Code   *int   `json:"code,omitempty"`
+	Src    string `json:"src,omitempty"` // of the ICMP message, when sent
+	Dst    string `json:"dst,omitempty"`
+	About  *About `json:"about,omitempty"` // the offending datagram
+	// Timeline events.
+	Event string `json:"event,omitempty"`
+}
+
+// About summarises the datagram an ICMP message is about.
+type About struct {
+	Proto string `json:"proto"`
+	Src   string `json:"src"`
+	Dst   string `json:"dst"`
+	TTL   uint8  `json:"ttl"`
+	Len   int    `json:"len"`
+	Sport uint16 `json:"sport,omitempty"`
+	Dport uint16 `json:"dport,omitempty"`
+	ID    uint16 `json:"echo_id,omitempty"`
+	Seq   uint16 `json:"echo_seq,omitempty"`
+}
+
+// eventQueue bounds the records waiting to be written; past it they are
+// dropped and counted, so a slow writer never slows the packet path.
+const eventQueue = 4096
+
+// EventLog writes Records as JSON lines to a writer, from its own
+// goroutine. It is safe for concurrent use. The zero EventLog is not
+// usable; make one with NewEventLog.
+type EventLog struct {
+	ch      chan Record
+	done    chan struct{}
+	dropped atomic.Uint64
+	once    sync.Once
+}
+
+// NewEventLog starts writing records to w.
+func NewEventLog(w io.Writer) *EventLog {
+	l := &EventLog{ch: make(chan Record, eventQueue), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		enc := json.NewEncoder(w)
+		for r := range l.ch {
+			enc.Encode(r)
+		}
+	}()
+	return l
+}
+
+// Add queues r; a full queue drops it.
+func (l *EventLog) Add(r Record) {
+	if l == nil {
+		return
+	}
+	select {
+	case l.ch <- r:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+// Close writes what is queued and stops. It returns how many records
+// were dropped.
+func (l *EventLog) Close() uint64 {
+	if l == nil {
+		return 0
+	}
+	l.once.Do(func() { close(l.ch) })
+	<-l.done
+	return l.dropped.Load()
+}
+
+// decisions returns the routing.Router.OnDecision hook of router name.
+func (l *EventLog) decisions(name string) func(routing.Decision) {
+	return func(d routing.Decision) {
+		r := Record{Time: time.Now(), Kind: "icmp", Router: name, About: summarize(d.Orig)}
+		dst := d.Orig.Src()
+		switch {
+		case d.Suppressed == responder.Send:
+			r.Action, r.Iface, r.Src, r.Dst = "sent", d.Out.Name, d.From.String(), dst.String()
+		default:
+			r.Action, r.Reason, r.Iface = "suppressed", d.Suppressed.String(), d.In.Name
+		}
+		if d.Suppressed != responder.Blackholed {
+			code := int(d.Reason.Code)
+			r.Type, r.Code = typeName(d.Reason.Type), &code
+		}
+		l.Add(r)
+	}
+}
+
+// summarize describes a valid datagram for the log.
+func summarize(b packet.IPv4) *About {
+	a := &About{Src: b.Src().String(), Dst: b.Dst().String(), TTL: b.TTL(), Len: b.TotalLen()}
+	p := b.Payload()
+	switch b.Protocol() {
+	case packet.ProtocolUDP, packet.ProtocolTCP:
+		a.Proto = "udp"
+		if b.Protocol() == packet.ProtocolTCP {
+			a.Proto = "tcp"
+		}
+		if len(p) >= 4 && b.FragmentOffset() == 0 {
+			a.Sport, a.Dport = binary.BigEndian.Uint16(p), binary.BigEndian.Uint16(p[2:])
+		}
+	case packet.ProtocolICMP:
+		a.Proto = "icmp"
+		if icmp := packet.ICMPv4(p); len(icmp) >= packet.ICMPHeaderLen && b.FragmentOffset() == 0 {
+			a.Proto = "icmp " + typeName(icmp.Type())
+			if t := icmp.Type(); t == ipv4.ICMPTypeEcho || t == ipv4.ICMPTypeEchoReply {
+				a.ID, a.Seq = icmp.ID(), icmp.Seq()
+			}
+		}
+	default:
+		a.Proto = "ip-proto-" + strconv.Itoa(int(b.Protocol()))
+	}
+	return a
+}

@@ -1,0 +1,53 @@
+package scenarios
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/icmpgw/icmpgw/responder"
+	"github.com/icmpgw/icmpgw/routing"
+	"github.com/icmpgw/icmpgw/tun/tuntest"
+)
+
+func TestEventLogRecordsDecisions(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewEventLog(&buf)
+	eth0 := &routing.Interface{Name: "eth0"}
+	client, server := netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("203.0.113.2")
+	udp := tuntest.UDP(client, server, 1, 8)
+	hook := l.decisions("r1")
+	hook(routing.Decision{Reason: responder.TimeExceeded(), In: eth0, Out: eth0, From: netip.MustParseAddr("198.51.100.1"), Orig: udp})
+	hook(routing.Decision{Reason: responder.TimeExceeded(), Suppressed: responder.RateLimited, In: eth0, Orig: udp})
+	hook(routing.Decision{Suppressed: responder.Blackholed, In: eth0, Orig: tuntest.Ping(client, server, 64, 8)})
+	if dropped := l.Close(); dropped != 0 {
+		t.Errorf("%d records dropped", dropped)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), buf.String())
+	}
+	var recs []Record
+	for _, line := range lines {
+		var r Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Time = r.Time.UTC().Truncate(0)
+		recs = append(recs, r)
+	}
+	sent, limited, hole := recs[0], recs[1], recs[2]
+	if sent.Kind != "icmp" || sent.Router != "r1" || sent.Action != "sent" || sent.Type != "time-exceeded" || *sent.Code != 0 ||
+		sent.Src != "198.51.100.1" || sent.Dst != "198.51.100.2" || sent.Iface != "eth0" ||
+		*sent.About != (About{Proto: "udp", Src: "198.51.100.2", Dst: "203.0.113.2", TTL: 1, Len: 36, Sport: 40000, Dport: 33434}) {
+		t.Errorf("sent record %+v (about %+v)", sent, sent.About)
+	}
+	if limited.Action != "suppressed" || limited.Reason != "rate-limited" || limited.Src != "" {
+		t.Errorf("suppressed record %+v", limited)
+	}
+	if hole.Reason != "blackhole" || hole.Type != "" || hole.About.Proto != "icmp echo" || hole.About.ID != 7 || hole.About.Seq != 1 {
+		t.Errorf("blackhole record %+v (about %+v)", hole, hole.About)
+	}
+}
