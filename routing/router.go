@@ -30,6 +30,21 @@ type Interface struct {
 
 	broadcast netip.Addr  // the subnet's directed broadcast address
 	down      atomic.Bool // administratively down: nothing in or out
+
+	rxPackets, rxBytes, txPackets, txBytes, txErrors atomic.Uint64
+}
+
+// InterfaceStats counts what crossed an interface.
+type InterfaceStats struct {
+	RxPackets, RxBytes, TxPackets, TxBytes, TxErrors uint64
+}
+
+// Stats returns the interface's counters.
+func (ifc *Interface) Stats() InterfaceStats {
+	return InterfaceStats{
+		RxPackets: ifc.rxPackets.Load(), RxBytes: ifc.rxBytes.Load(),
+		TxPackets: ifc.txPackets.Load(), TxBytes: ifc.txBytes.Load(), TxErrors: ifc.txErrors.Load(),
+	}
 }
 
 // Up reports whether the interface is up.
@@ -144,6 +159,8 @@ func (r *Router) Policy() responder.Policy { return r.policy.Load().Policy }
 // not be used again until out has been sent. It does not allocate.
 func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	pkt := packet.IPv4(b)
+	in.rxPackets.Add(1)
+	in.rxBytes.Add(uint64(len(b)))
 	if !in.Up() {
 		return r.count(DropIfaceDown)
 	}

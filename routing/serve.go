@@ -51,10 +51,19 @@ func (r *Router) Send(out *Output) {
 			continue
 		}
 		out.one[0] = e.Data
-		if _, err := e.Iface.Dev.Write(out.one[:]); err != nil {
-			r.stats.writeErrors.Add(1)
-		}
+		r.write(e.Iface, out.one[:])
 	}
+}
+
+// write writes one datagram and counts it.
+func (r *Router) write(ifc *Interface, one [][]byte) {
+	if _, err := ifc.Dev.Write(one); err != nil {
+		r.stats.writeErrors.Add(1)
+		ifc.txErrors.Add(1)
+		return
+	}
+	ifc.txPackets.Add(1)
+	ifc.txBytes.Add(uint64(len(one[0])))
 }
 
 // sendLater writes a copy of e after e.Delay.
@@ -70,8 +79,6 @@ func (r *Router) sendLater(e Egress) {
 		if !e.Iface.Up() {
 			return
 		}
-		if _, err := e.Iface.Dev.Write([][]byte{data}); err != nil {
-			r.stats.writeErrors.Add(1)
-		}
+		r.write(e.Iface, [][]byte{data})
 	})
 }

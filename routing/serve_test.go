@@ -58,6 +58,12 @@ func TestServeChannels(t *testing.T) {
 	toClient.Close()
 	toServer.Close()
 	wg.Wait()
+	if got := eth0.Stats(); got.RxPackets != 2*n || got.TxPackets != n {
+		t.Errorf("eth0 stats %+v, want %d received and %d sent", got, 2*n, n)
+	}
+	if got := eth1.Stats(); got.RxPackets != 0 || got.TxPackets != n || got.TxBytes != n*84 {
+		t.Errorf("eth1 stats %+v, want %d sent, %d bytes", got, n, n*84)
+	}
 	s := r.Stats()
 	if s.Received != 2*n || s.Outcomes[Forwarded] != n || s.Outcomes[DropTTL] != n || s.Sent[ipv4.ICMPTypeTimeExceeded] != n {
 		t.Errorf("received %d, forwarded %d, ttl %d, time exceeded sent %d; want %d, %d, %d, %d",

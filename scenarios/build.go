@@ -210,6 +210,30 @@ func contains(ifaces []*routing.Interface, ifc *routing.Interface) bool {
 	return false
 }
 
+// LinkStats is what one link of a running topology carried, each way.
+type LinkStats struct {
+	A, B   Endpoint
+	Up     bool
+	AB, BA wire.Stats // A to B, B to A (router to host, host to router on a host link)
+}
+
+// Links returns the state and counters of every link, in file order.
+func (t *Topology) Links() []LinkStats {
+	var ls []LinkStats
+	for _, l := range t.links {
+		ab, ba := l.wire.Stats()
+		if l.spec.B.Iface == "" && l.spec.A.Iface != "" { // router first, host second: as the wire sees it
+			ls = append(ls, LinkStats{A: l.spec.A, B: l.spec.B, Up: l.wire.Up(), AB: ab, BA: ba})
+			continue
+		}
+		if l.spec.A.Iface == "" { // host first: the wire's A side is the router's
+			ab, ba = ba, ab
+		}
+		ls = append(ls, LinkStats{A: l.spec.A, B: l.spec.B, Up: l.wire.Up(), AB: ab, BA: ba})
+	}
+	return ls
+}
+
 // link finds the live link with end e.
 func (t *Topology) link(e Endpoint) *liveLink {
 	for _, l := range t.links {
