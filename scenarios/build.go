@@ -222,11 +222,7 @@ func (t *Topology) Links() []LinkStats {
 	var ls []LinkStats
 	for _, l := range t.links {
 		ab, ba := l.wire.Stats()
-		if l.spec.B.Iface == "" && l.spec.A.Iface != "" { // router first, host second: as the wire sees it
-			ls = append(ls, LinkStats{A: l.spec.A, B: l.spec.B, Up: l.wire.Up(), AB: ab, BA: ba})
-			continue
-		}
-		if l.spec.A.Iface == "" { // host first: the wire's A side is the router's
+		if l.spec.A.Iface == "" { // a host first: the wire's A end is the router's, spec.B
 			ab, ba = ba, ab
 		}
 		ls = append(ls, LinkStats{A: l.spec.A, B: l.spec.B, Up: l.wire.Up(), AB: ab, BA: ba})
