@@ -1178,67 +1178,114 @@ func routerIfaces(r *RouterSpec) []*routing.Interface {
 }
 
 func (p *parser) timeline(top *object) {
-	const want = "an event such as {at: 5s, link: r1:eth1, state: down}"
 	for i, n := range p.list(top.get("timeline"), "timeline", "a list of events such as [{at: 5s, link: r1:eth1, state: down}]") {
 		path := index("timeline", i)
-		o := p.object(n, path, want, eventKeys...)
-		if n.kind != mapNode {
-			p.fail(n, path, describe(n), want)
-		}
-		e := Event{Pos: Pos{n.line, n.col}}
-		at := p.require(o, "at", "the time of the event, such as 5s")
-		e.At = p.duration(at, o.path1("at"))
+		e, at := p.event(n, path, true)
 		if i > 0 {
 			if prev := p.s.Timeline[i-1].At; e.At < prev {
-				p.fail(at, o.path1("at"), describe(at), fmt.Sprintf("%s or later (%s is at %s: time cannot go backwards)", prev, index("timeline", i-1), prev))
+				p.fail(at, field(path, "at"), describe(at), fmt.Sprintf("%s or later (%s is at %s: time cannot go backwards)", prev, index("timeline", i-1), prev))
 			}
-		}
-		switch p.only(o, "link", "router", "flap") {
-		case "link":
-			p.allow(o, "in a link event", "at", "link", "state", "delay", "jitter", "loss")
-			if o.get("state") != nil {
-				for _, k := range o.n.keys {
-					if (k.text == "delay" || k.text == "jitter" || k.text == "loss") && o.get(k.text) != nil {
-						p.fail(k, o.path1(k.text), k.text+" together with state", "state, or any of delay, jitter, loss: one change per event")
-					}
-				}
-			}
-			e.Link = p.linkEnd(o.get("link"), o.path1("link"))
-			if s := o.get("state"); s != nil {
-				e.Kind = LinkState
-				switch p.str(s, o.path1("state"), "up or down") {
-				case "up":
-					e.Up = true
-				case "down":
-				default:
-					p.fail(s, o.path1("state"), describe(s), "up or down")
-				}
-			} else if o.get("delay") != nil || o.get("jitter") != nil || o.get("loss") != nil {
-				e.Kind = LinkImpair
-				e.Impair = p.impairment(o)
-			} else {
-				p.fail(o.get("link"), path, "a link and no change", "state: up|down, or any of delay, jitter, loss")
-			}
-		case "router":
-			p.allow(o, "in a router event", "at", "router", "route", "icmp")
-			r := p.routerRef(o.get("router"), o.path1("router"))
-			e.Router = r.Name
-			switch p.only(o, "route", "icmp") {
-			case "route":
-				p.routeEvent(&e, o.get("route"), o.path1("route"), r)
-			case "icmp":
-				e.Kind, e.Policy = PolicySet, p.policy(o.get("icmp"), o.path1("icmp"))
-			default:
-				p.fail(o.get("router"), path, "a router and no change", "route: {add|delete|replace: ...} or icmp: {...}")
-			}
-		case "flap":
-			p.allow(o, "in a flap event", "at", "flap")
-			p.flap(&e, o.get("flap"), o.path1("flap"))
-		default:
-			p.fail(n, path, "an event with no link, router or flap", want)
 		}
 		p.s.Timeline = append(p.s.Timeline, e)
 	}
+}
+
+// event reads one timeline event at n; with timed, "at" is required (and
+// returned), without it (a change made through the control API) it is
+// not allowed.
+func (p *parser) event(n *node, path string, timed bool) (Event, *node) {
+	want := "an event such as {at: 5s, link: r1:eth1, state: down}"
+	if !timed {
+		want = "a change such as {link: r1:eth1, state: down}"
+	}
+	keys := eventKeys
+	if !timed {
+		keys = slices.DeleteFunc(slices.Clone(eventKeys), func(k string) bool { return k == "at" })
+	}
+	o := p.object(n, path, want, keys...)
+	if n.kind != mapNode {
+		p.fail(n, path, describe(n), want)
+	}
+	e := Event{Pos: Pos{n.line, n.col}}
+	var at *node
+	if timed {
+		at = p.require(o, "at", "the time of the event, such as 5s")
+		e.At = p.duration(at, o.path1("at"))
+	}
+	switch p.only(o, "link", "router", "flap") {
+	case "link":
+		p.allow(o, "in a link event", "at", "link", "state", "delay", "jitter", "loss")
+		if o.get("state") != nil {
+			for _, k := range o.n.keys {
+				if (k.text == "delay" || k.text == "jitter" || k.text == "loss") && o.get(k.text) != nil {
+					p.fail(k, o.path1(k.text), k.text+" together with state", "state, or any of delay, jitter, loss: one change per event")
+				}
+			}
+		}
+		e.Link = p.linkEnd(o.get("link"), o.path1("link"))
+		if s := o.get("state"); s != nil {
+			e.Kind = LinkState
+			switch p.str(s, o.path1("state"), "up or down") {
+			case "up":
+				e.Up = true
+			case "down":
+			default:
+				p.fail(s, o.path1("state"), describe(s), "up or down")
+			}
+		} else if o.get("delay") != nil || o.get("jitter") != nil || o.get("loss") != nil {
+			e.Kind = LinkImpair
+			e.Impair = p.impairment(o)
+		} else {
+			p.fail(o.get("link"), path, "a link and no change", "state: up|down, or any of delay, jitter, loss")
+		}
+	case "router":
+		p.allow(o, "in a router event", "at", "router", "route", "icmp")
+		r := p.routerRef(o.get("router"), o.path1("router"))
+		e.Router = r.Name
+		switch p.only(o, "route", "icmp") {
+		case "route":
+			p.routeEvent(&e, o.get("route"), o.path1("route"), r)
+		case "icmp":
+			e.Kind, e.Policy = PolicySet, p.policy(o.get("icmp"), o.path1("icmp"))
+		default:
+			p.fail(o.get("router"), path, "a router and no change", "route: {add|delete|replace: ...} or icmp: {...}")
+		}
+	case "flap":
+		p.allow(o, "in a flap event", "at", "flap")
+		p.flap(&e, o.get("flap"), o.path1("flap"))
+	default:
+		p.fail(n, path, "an event with no link, router or flap", want)
+	}
+	return e, at
+}
+
+// ParseEvent reads one change to a running scenario sc, written as a
+// timeline event without "at" — {link: r1:eth1, state: down},
+// {router: r1, route: {add: ...}}, {router: r2, icmp: {silent: true}},
+// {flap: {...}} — and checks it against sc's topology. JSON is YAML, so
+// a JSON object works too. source names data in messages.
+func ParseEvent(sc *Scenario, source string, data []byte) (e Event, err error) {
+	p := &parser{file: source, s: sc, hosts: map[string]*HostSpec{}, routers: map[string]*RouterSpec{}, ends: map[Endpoint]*LinkSpec{}}
+	for _, h := range sc.Hosts {
+		p.hosts[h.Name] = h
+	}
+	for _, r := range sc.Routers {
+		p.routers[r.Name] = r
+	}
+	for _, l := range sc.Links {
+		p.ends[l.A], p.ends[l.B] = l, l
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			b, ok := r.(bailout)
+			if !ok {
+				panic(r)
+			}
+			e, err = Event{}, b.err
+		}
+	}()
+	e, _ = p.event(p.load(data), "change", false)
+	return e, nil
 }
 
 // allow fails if o has a key, with a value, that is not one of keys.

@@ -799,3 +799,26 @@ func checkScenario(t *testing.T, s *Scenario) {
 		}
 	}
 }
+
+func TestParseEvent(t *testing.T) {
+	sc := Default()
+	e, err := ParseEvent(sc, "request", []byte(`{"link": "r1:eth1", "state": "down"}`))
+	if err != nil || e.Kind != LinkState || e.Link != (Endpoint{Node: "r1", Iface: "eth1"}) || e.Up {
+		t.Errorf("link down: %+v, %v", e, err)
+	}
+	e, err = ParseEvent(sc, "request", []byte(`{router: r1, route: {add: "198.19.0.0/16 via 203.0.113.2"}}`))
+	if err != nil || e.Kind != RouteAdd || e.Route != "198.19.0.0/16 via 203.0.113.2" {
+		t.Errorf("route add: %+v, %v", e, err)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{`{router: r9, icmp: {silent: true}}`, `request:1:10: change.router: got "r9", want`},
+		{`{at: 1s, link: r1:eth1, state: down}`, `request:1:2: change.at: got the key "at"`},
+		{`{link: r1:eth7, state: down}`, `no link has the end r1:eth7`},
+		{`{router: r1, route: {add: "198.19.0.0/16 via 198.19.5.5"}}`, `gateway 198.19.5.5 is on none of the router's subnets`},
+	} {
+		_, err := ParseEvent(sc, "request", []byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseEvent(%s) = %v, want an error containing %q", tt.in, err, tt.want)
+		}
+	}
+}
