@@ -60,19 +60,57 @@ type EventLog struct {
 	done    chan struct{}
 	dropped atomic.Uint64
 	once    sync.Once
+
+	subMu sync.Mutex
+	subs  map[chan Record]struct{}
 }
 
 // NewEventLog starts writing records to w.
 func NewEventLog(w io.Writer) *EventLog {
-	l := &EventLog{ch: make(chan Record, eventQueue), done: make(chan struct{})}
+	l := &EventLog{ch: make(chan Record, eventQueue), done: make(chan struct{}), subs: map[chan Record]struct{}{}}
 	go func() {
 		defer close(l.done)
 		enc := json.NewEncoder(w)
 		for r := range l.ch {
 			enc.Encode(r)
+			l.subMu.Lock()
+			for sub := range l.subs {
+				select {
+				case sub <- r:
+				default: // a slow follower misses records rather than stall the log
+				}
+			}
+			l.subMu.Unlock()
 		}
+		l.subMu.Lock()
+		for sub := range l.subs {
+			close(sub)
+		}
+		l.subs = nil
+		l.subMu.Unlock()
 	}()
 	return l
+}
+
+// Follow returns a channel that receives every record from now on, until
+// stop is called or the log closes (then the channel is closed).
+func (l *EventLog) Follow() (records <-chan Record, stop func()) {
+	ch := make(chan Record, 256)
+	l.subMu.Lock()
+	defer l.subMu.Unlock()
+	if l.subs == nil {
+		close(ch)
+		return ch, func() {}
+	}
+	l.subs[ch] = struct{}{}
+	return ch, func() {
+		l.subMu.Lock()
+		defer l.subMu.Unlock()
+		if _, ok := l.subs[ch]; ok {
+			delete(l.subs, ch)
+			close(ch)
+		}
+	}
 }
 
 // Add queues r; a full queue drops it.

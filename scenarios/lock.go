@@ -42,19 +42,32 @@ func lockPrefix(prefix string) (release func(), err error) {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	path := filepath.Join(LockDir, prefix+"lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		pid, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("prefix %s: %w (pid %s); stop it first, or pick another --prefix", prefix, ErrRunning, strings.TrimSpace(string(pid)))
+	for range 3 {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock: %w", err)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			pid, _ := os.ReadFile(path)
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("prefix %s: %w (pid %s); stop it first, or pick another --prefix", prefix, ErrRunning, strings.TrimSpace(string(pid)))
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		// The holder before us removes the file as it lets go: make sure
+		// ours is still the one at path, or try again.
+		var held, named syscall.Stat_t
+		if syscall.Fstat(int(f.Fd()), &held) != nil || syscall.Stat(path, &named) != nil || held.Ino != named.Ino {
+			f.Close()
+			continue
+		}
+		f.Truncate(0)
+		f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+		return sync.OnceFunc(func() {
+			os.Remove(path)
+			f.Close()
+		}), nil
 	}
-	f.Truncate(0)
-	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	return sync.OnceFunc(func() { f.Close() }), nil
+	return nil, fmt.Errorf("lock %s: it keeps changing under us", path)
 }

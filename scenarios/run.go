@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/icmpgw/icmpgw/scenarios/probe"
@@ -151,6 +152,9 @@ func sleepUntil(ctx context.Context, at time.Time) bool {
 		return true
 	}
 }
+
+// Describe says what ev does, in a few words: "link r2:eth1 down".
+func Describe(ev Event) string { return describeEvent(ev) }
 
 func describeEvent(ev Event) string {
 	switch ev.Kind {
@@ -438,6 +442,10 @@ func describeMatch(m ICMPMatch) string {
 	}
 	return s
 }
+
+// TypeName is an ICMP type's name as scenario files write it, such as
+// "time-exceeded".
+func TypeName(t int) string { return typeName(ipv4.ICMPType(t)) }
 
 func typeName(t interface{ String() string }) string {
 	return strings.ReplaceAll(strings.ToLower(t.String()), " ", "-")

@@ -21,6 +21,7 @@ import (
 	"github.com/icmpgw/icmpgw/responder"
 	"github.com/icmpgw/icmpgw/routing"
 	"github.com/icmpgw/icmpgw/scenarios"
+	"github.com/icmpgw/icmpgw/scenarios/control"
 	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
@@ -37,6 +38,7 @@ Usage:
   icmpgw scenario check FILE...   validate scenario files (no root, touches nothing)
   icmpgw scenario list            the built-in scenarios
   icmpgw scenario show NAME       print a built-in scenario
+  icmpgw ctl COMMAND              look at and change a running lab (icmpgw ctl -h)
   icmpgw help                     this text
 
 The default lab (namespace names take --prefix, default "icmpgw-"):
@@ -74,6 +76,8 @@ func main() {
 		err = down(args)
 	case "scenario":
 		err = scenarioCmd(args)
+	case "ctl":
+		err = ctl(args)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 0 && args[0] != "help" { // "icmpgw help up" is "icmpgw up -h"
 			os.Args = []string{os.Args[0], args[0], "-h"}
@@ -111,10 +115,13 @@ type labFlags struct {
 	quote     int
 	noRedir   string
 	events    string
+	pcap      string
 	verbose   bool
-	eventLog  *scenarios.EventLog
-	eventFile *os.File
-	set       map[string]bool // flags given on the command line
+	// alwaysEvents keeps an event log even without --events.
+	alwaysEvents bool
+	eventLog     *scenarios.EventLog
+	eventFile    *os.File
+	set          map[string]bool // flags given on the command line
 }
 
 func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagSet {
@@ -126,6 +133,7 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 	fs.StringVar(&lf.prefix, "prefix", "icmpgw-", "prefix of the lab's namespace names (`PREFIX`client, PREFIXserver, ...);\ntwo labs with different prefixes run side by side")
 	if withPolicy {
 		fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
+		fs.StringVar(&lf.pcap, "pcap", "", "record every datagram each router interface receives and sends to\n`DIR`/ROUTER-IFACE.pcapng (raw IPv4; read with tshark -r or Wireshark)")
 		fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments (loss, jitter); 0 takes the scenario's")
 		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited.\nWith a scenario, applies to every router only when given")
 		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
@@ -230,7 +238,10 @@ func needRoot() error {
 func (lf *labFlags) openEvents() (*scenarios.EventLog, error) {
 	switch lf.events {
 	case "":
-		return nil, nil
+		if lf.alwaysEvents {
+			lf.eventLog = scenarios.NewEventLog(io.Discard)
+		}
+		return lf.eventLog, nil
 	case "-":
 		lf.eventLog = scenarios.NewEventLog(os.Stdout)
 	default:
@@ -282,7 +293,7 @@ func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.C
 		stop()
 		return nil, nil, nil, err
 	}
-	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events})
+	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events, Pcap: lf.pcap})
 	if err != nil {
 		lf.closeEvents()
 	}
@@ -307,12 +318,22 @@ func up(args []string) error {
 	if err != nil {
 		return err
 	}
+	lf.alwaysEvents = true // the control API streams them
 	t, ctx, stop, err := build(sc, &lf)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	fmt.Printf("icmpgw: lab ready: namespaces %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "))
+	sock := control.SocketPath(lf.prefix)
+	ln, err := control.Listen(sock)
+	if err != nil {
+		t.Close()
+		lf.closeEvents()
+		return err
+	}
+	defer os.Remove(sock)
+	go control.Serve(ctx, ln, t, lf.eventLog)
+	fmt.Printf("icmpgw: lab ready: namespaces %s; control socket %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "), sock)
 	<-ctx.Done()
 	err = t.Close()
 	lf.closeEvents()
@@ -334,6 +355,7 @@ func demo(args []string) error {
 	fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments; 0 takes the scenario's")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to `FILE`")
 	fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
+	fs.StringVar(&lf.pcap, "pcap", "", "record every datagram each router interface receives and sends to\n`DIR`/ROUTER-IFACE.pcapng (raw IPv4; read with tshark -r or Wireshark)")
 	fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
 	if err := parse(fs, args, &lf); err != nil {
 		return err

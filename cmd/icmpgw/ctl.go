@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/icmpgw/icmpgw/scenarios"
+	"github.com/icmpgw/icmpgw/scenarios/control"
+)
+
+const ctlUsage = `Usage: icmpgw ctl [--prefix P] [--json] COMMAND
+
+Talks to a running "icmpgw up" through its control socket
+(/run/icmpgw/PREFIXsock, root only). Changes are checked against the lab
+before anything changes, and each is applied as one step.
+
+Commands:
+  routers                          routers, interfaces, counters
+  routes ROUTER                    a router's routes
+  links                            links: state and counters
+  link END up|down                 bring a link up or down (END: r1:eth1, or a host)
+  link END [delay D] [jitter D] [loss PCT]
+                                   change a link's impairments
+  route ROUTER add|replace ROUTE   e.g. route r1 add 198.19.0.0/16 via 203.0.113.2
+  route ROUTER delete PREFIX
+  policy ROUTER SETTINGS           e.g. policy r1 '{silent: true}' (the icmp: keys of a scenario)
+  change EVENT                     any timeline event without "at", e.g. '{flap: {link: r1:eth1, period: 1s, count: 3}}'
+  events                           follow the event log: every ICMP decision, as it happens
+`
+
+func ctl(args []string) error {
+	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), ctlUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	prefix := fs.String("prefix", "icmpgw-", "the lab's namespace `PREFIX`, as given to icmpgw up")
+	asJSON := fs.Bool("json", false, "print the API's JSON instead of tables")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return flagError{err}
+	}
+	if err := scenarios.CheckPrefix(*prefix); err != nil {
+		return fmt.Errorf("--prefix: %w", err)
+	}
+	a := fs.Args()
+	if len(a) == 0 {
+		fs.Usage()
+		return flagError{errors.New("missing command")}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	c := control.NewClient(control.SocketPath(*prefix))
+	show := func(v any, table func()) error {
+		if *asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		table()
+		return nil
+	}
+	change := func(ev string) error {
+		applied, err := c.Change(ctx, ev)
+		if err != nil {
+			return err
+		}
+		fmt.Println("applied:", applied)
+		return nil
+	}
+	switch cmd, rest := a[0], a[1:]; {
+	case cmd == "routers" && len(rest) == 0:
+		var rs []control.Router
+		if err := c.Get(ctx, "/v1/routers", &rs); err != nil {
+			return err
+		}
+		return show(rs, func() {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ROUTER\tIFACE\tADDR\tMTU\tSTATE\tRX PKTS\tTX PKTS")
+			for _, r := range rs {
+				for _, i := range r.Ifaces {
+					state := "up"
+					if !i.Up {
+						state = "down"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\n", r.Name, i.Name, i.Addr, i.MTU, state, i.Stats.RxPackets, i.Stats.TxPackets)
+				}
+			}
+			tw.Flush()
+		})
+	case cmd == "routes" && len(rest) == 1:
+		var rs []control.Route
+		if err := c.Get(ctx, "/v1/routers/"+rest[0]+"/routes", &rs); err != nil {
+			return err
+		}
+		return show(rs, func() {
+			for _, r := range rs {
+				fmt.Println(r.Route)
+			}
+		})
+	case cmd == "links" && len(rest) == 0:
+		var ls []scenarios.LinkStats
+		if err := c.Get(ctx, "/v1/links", &ls); err != nil {
+			return err
+		}
+		return show(ls, func() {
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "LINK\tSTATE\tA→B DELIVERED\tDROPPED\tB→A DELIVERED\tDROPPED")
+			for _, l := range ls {
+				state := "up"
+				if !l.Up {
+					state = "down"
+				}
+				drops := func(s scenarios.LinkStats, ab bool) uint64 {
+					d := s.BA
+					if ab {
+						d = s.AB
+					}
+					return d.DroppedDown + d.DroppedLoss + d.DroppedQueue
+				}
+				fmt.Fprintf(tw, "%s -- %s\t%s\t%d\t%d\t%d\t%d\n", l.A, l.B, state, l.AB.Delivered, drops(l, true), l.BA.Delivered, drops(l, false))
+			}
+			tw.Flush()
+		})
+	case cmd == "link" && len(rest) == 2 && (rest[1] == "up" || rest[1] == "down"):
+		return change(fmt.Sprintf("{link: %s, state: %s}", quote(rest[0]), rest[1]))
+	case cmd == "link" && len(rest) >= 3 && len(rest)%2 == 1:
+		kv := []string{"link: " + quote(rest[0])}
+		for i := 1; i < len(rest); i += 2 {
+			switch rest[i] {
+			case "delay", "jitter", "loss":
+				kv = append(kv, rest[i]+": "+rest[i+1]) // a number or a duration, as in a scenario file
+			default:
+				return fmt.Errorf("link: got %q, want delay, jitter or loss", rest[i])
+			}
+		}
+		return change("{" + strings.Join(kv, ", ") + "}")
+	case cmd == "route" && len(rest) >= 3 && (rest[1] == "add" || rest[1] == "replace" || rest[1] == "delete"):
+		return change(fmt.Sprintf("{router: %s, route: {%s: %s}}", quote(rest[0]), rest[1], quote(strings.Join(rest[2:], " "))))
+	case cmd == "policy" && len(rest) == 2:
+		return change(fmt.Sprintf("{router: %s, icmp: %s}", quote(rest[0]), rest[1]))
+	case cmd == "change" && len(rest) == 1:
+		return change(rest[0])
+	case cmd == "events" && len(rest) == 0:
+		return c.Events(ctx, func(r scenarios.Record) {
+			if *asJSON {
+				json.NewEncoder(os.Stdout).Encode(r)
+				return
+			}
+			fmt.Println(humanRecord(r))
+		})
+	}
+	fs.Usage()
+	return flagError{fmt.Errorf("ctl: bad command %q", strings.Join(a, " "))}
+}
+
+// quote makes s a YAML string, whatever it holds.
+func quote(s string) string { return strconv.Quote(s) }
+
+// humanRecord puts an event log record on one line for people.
+func humanRecord(r scenarios.Record) string {
+	t := r.Time.Local().Format(time.TimeOnly + ".000")
+	if r.Kind != "icmp" {
+		return fmt.Sprintf("%s  %-8s %s", t, r.Kind, r.Event)
+	}
+	what := r.Type
+	if r.Code != nil {
+		what += "/" + strconv.Itoa(*r.Code)
+	}
+	if what == "" {
+		what = "(no message)"
+	}
+	line := fmt.Sprintf("%s  %s %s %s %s", t, r.Router, r.Iface, r.Action, what)
+	if r.Reason != "" {
+		line += " (" + r.Reason + ")"
+	}
+	if r.Src != "" {
+		line += " " + r.Src + " -> " + r.Dst
+	}
+	if a := r.About; a != nil {
+		line += fmt.Sprintf(" about %s %s", a.Proto, a.Src)
+		if a.Sport != 0 {
+			line += fmt.Sprintf(":%d", a.Sport)
+		}
+		line += " -> " + a.Dst
+		if a.Dport != 0 {
+			line += fmt.Sprintf(":%d", a.Dport)
+		}
+		line += fmt.Sprintf(" ttl %d", a.TTL)
+	}
+	return line
+}

@@ -1,0 +1,201 @@
+// Package control serves a running lab's control API, HTTP and JSON on a
+// Unix socket, and is the client `icmpgw ctl` uses.
+//
+// Changes are the scenario file's own timeline events without "at"
+// ({link: r1:eth1, state: down}, {router: r1, route: {add: ...}}, ...),
+// checked against the running topology before anything changes; each is
+// applied as one step, so no packet sees half of one.
+//
+//	GET  /v1/routers               routers, interfaces, policies, counters
+//	GET  /v1/routers/NAME/routes   a router's routes
+//	GET  /v1/links                 links: state and counters
+//	POST /v1/changes               apply one change (YAML or JSON body)
+//	GET  /v1/events                the event log, as JSON lines, as it happens
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/icmpgw/icmpgw/responder"
+	"github.com/icmpgw/icmpgw/routing"
+	"github.com/icmpgw/icmpgw/scenarios"
+)
+
+// maxBody bounds a request body.
+const maxBody = 64 << 10
+
+// SocketPath is where the lab with prefix listens.
+func SocketPath(prefix string) string { return filepath.Join(scenarios.LockDir, prefix+"sock") }
+
+// Listen creates the Unix socket at path, readable and writable by its
+// owner only (root): the API changes the lab. A stale socket from a
+// killed icmpgw is replaced; the caller holds the prefix's lock.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	os.Remove(path)
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control: listen on %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Serve answers API requests on l about t until ctx ends. events, if not
+// nil, feeds /v1/events.
+func Serve(ctx context.Context, l net.Listener, t *scenarios.Topology, events *scenarios.EventLog) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/routers", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, routers(t))
+	})
+	mux.HandleFunc("GET /v1/routers/{name}/routes", func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := t.Routers[r.PathValue("name")]
+		if !ok {
+			fail(w, http.StatusNotFound, fmt.Errorf("no router %q", r.PathValue("name")))
+			return
+		}
+		var out []Route
+		for _, x := range rt.Routes.Routes() {
+			out = append(out, Route{Prefix: x.Prefix.String(), Route: x.String()})
+		}
+		reply(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /v1/links", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, t.Links())
+	})
+	mux.HandleFunc("POST /v1/changes", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			fail(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body: %w (at most %d bytes)", err, maxBody))
+			return
+		}
+		ev, err := scenarios.ParseEvent(t.Scenario, "change", body)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := t.Apply(ev); err != nil {
+			fail(w, http.StatusConflict, err)
+			return
+		}
+		reply(w, http.StatusOK, map[string]string{"applied": scenarios.Describe(ev)})
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		if events == nil {
+			fail(w, http.StatusNotFound, errors.New("no event log"))
+			return
+		}
+		records, stop := events.Follow()
+		defer stop()
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		flusher, _ := w.(http.Flusher)
+		enc := json.NewEncoder(w)
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case rec, ok := <-records:
+				if !ok || enc.Encode(rec) != nil {
+					return
+				}
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Router is a router as the API shows it.
+type Router struct {
+	Name     string            `json:"name"`
+	Policy   responder.Policy  `json:"policy"`
+	Ifaces   []Iface           `json:"ifaces"`
+	Received uint64            `json:"received"`
+	Outcomes map[string]uint64 `json:"outcomes"`
+	Sent     map[string]uint64 `json:"icmp_sent"`
+	Withheld map[string]uint64 `json:"icmp_suppressed"`
+}
+
+// Iface is a router interface as the API shows it.
+type Iface struct {
+	Name  string                 `json:"name"`
+	Addr  string                 `json:"addr"`
+	MTU   int                    `json:"mtu"`
+	Up    bool                   `json:"up"`
+	Stats routing.InterfaceStats `json:"stats"`
+}
+
+// Route is one route as the API shows it.
+type Route struct {
+	Prefix string `json:"prefix"`
+	Route  string `json:"route"` // in the scenario file's words
+}
+
+func routers(t *scenarios.Topology) []Router {
+	var out []Router
+	for _, rs := range t.Scenario.Routers {
+		r := t.Routers[rs.Name]
+		s := r.Stats()
+		ro := Router{Name: rs.Name, Policy: r.Policy(), Received: s.Received,
+			Outcomes: map[string]uint64{}, Sent: map[string]uint64{}, Withheld: map[string]uint64{}}
+		for _, ifc := range r.Ifaces {
+			ro.Ifaces = append(ro.Ifaces, Iface{Name: ifc.Name, Addr: ifc.Addr.String(), MTU: ifc.MTU, Up: ifc.Up(), Stats: ifc.Stats()})
+		}
+		for i, n := range s.Outcomes {
+			if n > 0 {
+				ro.Outcomes[routing.Outcome(i).String()] = n
+			}
+		}
+		for i, n := range s.Sent {
+			if n > 0 {
+				ro.Sent[scenarios.TypeName(i)] = n
+			}
+		}
+		for i, n := range s.Suppressed {
+			if n > 0 {
+				ro.Withheld[responder.Suppress(i).String()] = n
+			}
+		}
+		out = append(out, ro)
+	}
+	return out
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// Error is the body of every failed request.
+type Error struct {
+	Error string `json:"error"`
+}
+
+func fail(w http.ResponseWriter, code int, err error) { reply(w, code, Error{err.Error()}) }

@@ -1,0 +1,97 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/icmpgw/icmpgw/scenarios"
+)
+
+func TestAPI(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root, and CI=true forbids skipping")
+		}
+		t.Skip("needs root")
+	}
+	sc := scenarios.Default()
+	prefix := fmt.Sprintf("icmpgw-tc%d-", os.Getpid())
+	t.Cleanup(func() { scenarios.Down(sc, prefix) })
+	events := scenarios.NewEventLog(discard{})
+	defer events.Close()
+	topo, err := scenarios.Build(sc, scenarios.Options{Prefix: prefix, Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topo.Close()
+	sock := filepath.Join(t.TempDir(), "sock")
+	ln, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go Serve(ctx, ln, topo, events)
+	c := NewClient(sock)
+
+	var rs []Router
+	if err := c.Get(ctx, "/v1/routers", &rs); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Name != "r1" || len(rs[0].Ifaces) != 2 || rs[0].Ifaces[1].Addr != "203.0.113.1/24" || !rs[0].Ifaces[1].Up {
+		t.Fatalf("routers %+v", rs)
+	}
+
+	followed := make(chan scenarios.Record, 8)
+	fctx, fcancel := context.WithCancel(ctx)
+	go c.Events(fctx, func(r scenarios.Record) { followed <- r })
+	time.Sleep(100 * time.Millisecond) // let the follower subscribe
+
+	applied, err := c.Change(ctx, `{"link": "r1:eth1", "state": "down"}`)
+	if err != nil || applied != "link r1:eth1 down" {
+		t.Fatalf("change: %q, %v", applied, err)
+	}
+	if topo.Routers["r1"].Ifaces[1].Up() {
+		t.Error("r1:eth1 is still up")
+	}
+	select {
+	case r := <-followed:
+		if r.Kind != "timeline" || r.Event != "link r1:eth1 down" {
+			t.Errorf("followed %+v, want the change", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the event stream showed nothing")
+	}
+	fcancel()
+
+	for _, tt := range []struct{ body, want string }{
+		{`{router: r1, route: {add: "198.19.0.0/16 via 198.19.5.5"}}`, "gateway 198.19.5.5 is on none of the router's subnets"},
+		{`{router: r1, icmp: {loud: true}}`, `got the key "loud"`},
+		{`{router: r1, route: {delete: 198.19.0.0/16}}`, "no such route"},
+		{strings.Repeat(" ", maxBody+1), "at most 65536 bytes"},
+	} {
+		before := topo.Routers["r1"].Routes.Routes()
+		if _, err := c.Change(ctx, tt.body); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("change %.40q: %v, want an error containing %q", tt.body, err, tt.want)
+		}
+		if after := topo.Routers["r1"].Routes.Routes(); len(after) != len(before) {
+			t.Errorf("a refused change altered the routes: %d, then %d", len(before), len(after))
+		}
+	}
+	var routes []Route
+	if err := c.Get(ctx, "/v1/routers/r9/routes", &routes); err == nil || !strings.Contains(err.Error(), `no router "r9"`) {
+		t.Errorf("routes of r9: %v", err)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
