@@ -61,8 +61,9 @@ type Router struct {
 	Routes *Table
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
-	// OnDecision, if set, sees every ICMP error the router sends or
-	// suppresses, and every datagram a blackhole route drops. It runs on
+	// OnDecision, if set, sees every ICMP message the router sends (errors
+	// and Echo Replies) or suppresses, and every datagram a blackhole
+	// route drops. It runs on
 	// the packet path: it must be quick, and must not keep Orig. Set it
 	// before the router serves.
 	OnDecision func(Decision)
@@ -277,6 +278,9 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		out.arena = responder.AppendEchoReply(out.arena, o, pkt)
 		out.addOriginated(egress, out.arena[start:], policy.Delay)
 		r.stats.sent[ipv4.ICMPTypeEchoReply].Add(1)
+		if r.OnDecision != nil {
+			r.OnDecision(Decision{Reason: responder.Reason{Type: ipv4.ICMPTypeEchoReply}, In: in, Out: egress, From: o.Src, Orig: pkt})
+		}
 		return r.count(Answered)
 	case packet.ProtocolUDP:
 		// A UDP datagram that is truncated or fails its checksum is

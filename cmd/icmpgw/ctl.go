@@ -34,7 +34,8 @@ Commands:
   route ROUTER delete PREFIX
   policy ROUTER SETTINGS           e.g. policy r1 '{silent: true}' (the icmp: keys of a scenario)
   change EVENT                     any timeline event without "at", e.g. '{flap: {link: r1:eth1, period: 1s, count: 3}}'
-  events                           follow the event log: every ICMP decision, as it happens
+  events [--follow]                follow the event log: every ICMP message sent or
+                                   suppressed (and why), every change, as it happens
 `
 
 func ctl(args []string) error {
@@ -149,7 +150,7 @@ func ctl(args []string) error {
 		return change(fmt.Sprintf("{router: %s, icmp: %s}", quote(rest[0]), rest[1]))
 	case cmd == "change" && len(rest) == 1:
 		return change(rest[0])
-	case cmd == "events" && len(rest) == 0:
+	case cmd == "events" && (len(rest) == 0 || len(rest) == 1 && (rest[0] == "--follow" || rest[0] == "-f")):
 		return c.Events(ctx, func(r scenarios.Record) {
 			if *asJSON {
 				json.NewEncoder(os.Stdout).Encode(r)
