@@ -6,11 +6,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/icmpgw/icmpgw/routing"
 	"github.com/icmpgw/icmpgw/tun"
+	"github.com/icmpgw/icmpgw/tun/capture"
 	"github.com/icmpgw/icmpgw/tun/wire"
 )
 
@@ -38,6 +41,13 @@ type Topology struct {
 	closed  bool
 	unlock  func() // releases the prefix's lock
 	events  *EventLog
+	pcaps   []pcap // closed in teardown after the links
+}
+
+// pcap is one router interface's capture and the file it writes.
+type pcap struct {
+	dev  *capture.Device
+	file *os.File
 }
 
 // liveLink is a link of the running topology and the router interfaces
@@ -64,6 +74,7 @@ type Options struct {
 	// Events, if set, receives every ICMP decision of every router and
 	// every timeline event.
 	Events *EventLog
+	Pcap   string // directory for one pcapng file per router interface, ROUTER-IFACE.pcapng; "" for none
 }
 
 // Build brings sc's topology up: namespaces (prefix + host name) with a
@@ -143,6 +154,11 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		t.links = append(t.links, &liveLink{spec: ls, wire: w})
 		log.Debug("link up", "a", ls.A, "b", ls.B, "mtu", ls.MTU, "delay", ls.Delay, "jitter", ls.Jitter, "loss", ls.Loss)
 	}
+	if o.Pcap != "" {
+		if err := os.MkdirAll(o.Pcap, 0o755); err != nil {
+			return nil, fmt.Errorf("pcap: %w", err)
+		}
+	}
 	for _, rs := range sc.Routers {
 		var ifaces []*routing.Interface
 		for _, is := range rs.Ifaces {
@@ -153,6 +169,11 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 				w := wire.NewPair(end.String(), "", 1500, seed, 0)
 				t.spare = append(t.spare, w)
 				dev = w.A
+			}
+			if o.Pcap != "" {
+				if dev, err = t.capture(filepath.Join(o.Pcap, rs.Name+"-"+is.Name+".pcapng"), end.String(), dev); err != nil {
+					return nil, err
+				}
 			}
 			ifc := &routing.Interface{Name: is.Name, Addr: is.Addr, MTU: dev.MTU(), NoRedirects: is.NoRedirects, Dev: dev}
 			ifaces = append(ifaces, ifc)
@@ -199,6 +220,22 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		}
 	}
 	return t, nil
+}
+
+// capture records what crosses router interface dev (named name) to a new
+// pcapng file at path, closed by teardown.
+func (t *Topology) capture(path, name string, dev tun.Device) (tun.Device, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("pcap: %w", err)
+	}
+	c, err := capture.Wrap(dev, f, name)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pcap: %s: %w", path, err)
+	}
+	t.pcaps = append(t.pcaps, pcap{dev: c, file: f})
+	return c, nil
 }
 
 func contains(ifaces []*routing.Interface, ifc *routing.Interface) bool {
@@ -323,6 +360,13 @@ func (t *Topology) teardown() error {
 		errs = append(errs, w.Close())
 	}
 	t.wg.Wait()
+	for _, p := range t.pcaps {
+		p.dev.Close() // the link closed its port already; this flushes
+		if n := p.dev.Errors(); n > 0 {
+			t.log.Warn("pcap: packets not recorded", "file", p.file.Name(), "errors", n)
+		}
+		errs = append(errs, p.file.Close())
+	}
 	for _, ns := range t.Namespaces {
 		errs = append(errs, tun.DeleteNamespace(ns))
 	}
