@@ -22,6 +22,7 @@ import (
 	"github.com/icmpgw/icmpgw/routing"
 	"github.com/icmpgw/icmpgw/scenarios"
 	"github.com/icmpgw/icmpgw/scenarios/control"
+	"github.com/icmpgw/icmpgw/scenarios/metrics"
 	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
@@ -116,6 +117,7 @@ type labFlags struct {
 	noRedir   string
 	events    string
 	pcap      string
+	metrics   string
 	verbose   bool
 	// alwaysEvents keeps an event log even without --events.
 	alwaysEvents bool
@@ -133,6 +135,7 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 	fs.StringVar(&lf.prefix, "prefix", "icmpgw-", "prefix of the lab's namespace names (`PREFIX`client, PREFIXserver, ...);\ntwo labs with different prefixes run side by side")
 	if withPolicy {
 		fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
+		fs.StringVar(&lf.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics while the lab runs, e.g.\n"+metrics.DefaultAddr+"; loopback addresses only; empty: off")
 		fs.StringVar(&lf.pcap, "pcap", "", "record every datagram each router interface receives and sends to\n`DIR`/ROUTER-IFACE.pcapng (raw IPv4; read with tshark -r or Wireshark)")
 		fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments (loss, jitter); 0 takes the scenario's")
 		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited.\nWith a scenario, applies to every router only when given")
@@ -277,6 +280,19 @@ func (lf *labFlags) load() (*scenarios.Scenario, error) {
 	return sc, lf.apply(sc)
 }
 
+// serveMetrics serves t's metrics at --metrics, if given, until ctx ends.
+func (lf *labFlags) serveMetrics(ctx context.Context, t *scenarios.Topology) error {
+	if lf.metrics == "" {
+		return nil
+	}
+	addr, err := metrics.Serve(ctx, lf.metrics, t)
+	if err != nil {
+		return fmt.Errorf("--metrics: %w", err)
+	}
+	fmt.Printf("metrics on http://%s/metrics\n", addr)
+	return nil
+}
+
 // build brings sc up and returns it with a context that ends on SIGINT or
 // SIGTERM.
 func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.Context, context.CancelFunc, error) {
@@ -324,6 +340,11 @@ func up(args []string) error {
 		return err
 	}
 	defer stop()
+	if err := lf.serveMetrics(ctx, t); err != nil {
+		t.Close()
+		lf.closeEvents()
+		return err
+	}
 	sock := control.SocketPath(lf.prefix)
 	ln, err := control.Listen(sock)
 	if err != nil {
@@ -355,6 +376,7 @@ func demo(args []string) error {
 	fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments; 0 takes the scenario's")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to `FILE`")
 	fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
+	fs.StringVar(&lf.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics while the lab runs, e.g.\n"+metrics.DefaultAddr+"; loopback addresses only; empty: off")
 	fs.StringVar(&lf.pcap, "pcap", "", "record every datagram each router interface receives and sends to\n`DIR`/ROUTER-IFACE.pcapng (raw IPv4; read with tshark -r or Wireshark)")
 	fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
 	if err := parse(fs, args, &lf); err != nil {
