@@ -292,7 +292,7 @@ func (t *Topology) setLinkUp(l *liveLink, up bool) {
 
 // Apply carries out one timeline event now.
 func (t *Topology) Apply(ev Event) error {
-	t.events.Add(Record{Time: time.Now(), Kind: "timeline", Router: ev.Router, Event: describeEvent(ev)})
+	t.events.Add(Record{Time: time.Now(), Kind: "change", Router: ev.Router, Event: describeEvent(ev)})
 	switch ev.Kind {
 	case LinkState:
 		t.setLinkUp(t.link(ev.Link), ev.Up)

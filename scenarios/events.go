@@ -20,7 +20,7 @@ import (
 // router, a timeline event, or a link going up or down.
 type Record struct {
 	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"` // "icmp", "timeline"
+	Kind   string    `json:"kind"` // "icmp", "change" (timeline or control API), "link"
 	Router string    `json:"router,omitempty"`
 	// ICMP decisions.
 	Iface  string `json:"iface,omitempty"`  // where it left, or where the datagram arrived when not sent

@@ -64,7 +64,7 @@ func TestAPI(t *testing.T) {
 	}
 	select {
 	case r := <-followed:
-		if r.Kind != "timeline" || r.Event != "link r1:eth1 down" {
+		if r.Kind != "change" || r.Event != "link r1:eth1 down" {
 			t.Errorf("followed %+v, want the change", r)
 		}
 	case <-time.After(5 * time.Second):
