@@ -66,6 +66,8 @@ func AppendError(dst []byte, o Origin, orig packet.IPv4, r Reason, maxLen, quote
 	switch r.Type {
 	case ipv4.ICMPTypeDestinationUnreachable:
 		binary.BigEndian.PutUint16(icmp[6:], r.MTU) // zero unless Fragmentation Needed
+	case ipv4.ICMPTypeParameterProblem:
+		icmp[4] = r.Pointer
 	case ipv4.ICMPTypeRedirect:
 		if r.Gateway.Is4() {
 			gw := r.Gateway.As4()

@@ -16,6 +16,7 @@ type Reason struct {
 	Code    packet.Code
 	MTU     uint16     // Fragmentation Needed: next-hop MTU, RFC 1191 §4
 	Gateway netip.Addr // Redirect: the better first hop, RFC 792
+	Pointer uint8      // Parameter Problem: the octet at fault, RFC 792
 
 	routeError bool // drawn by the routing table; see RouteError
 }
@@ -29,6 +30,14 @@ func TimeExceeded() Reason {
 // Unreachable is Destination Unreachable with the given code.
 func Unreachable(code packet.Code) Reason {
 	return Reason{Type: ipv4.ICMPTypeDestinationUnreachable, Code: code}
+}
+
+// ParamProblem is Parameter Problem, code 0, pointing at the header octet
+// at fault: RFC 792 sends it for a problem no other message covers, "with
+// incorrect arguments in an option" its example; 20 is the first option's
+// type.
+func ParamProblem(pointer int) Reason {
+	return Reason{Type: ipv4.ICMPTypeParameterProblem, Pointer: uint8(pointer)}
 }
 
 // RouteError is Destination Unreachable drawn by the routing table: no

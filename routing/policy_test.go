@@ -136,3 +136,26 @@ func TestOnDecision(t *testing.T) {
 		}
 	}
 }
+
+// TestParameterProblem: a sound header with an option that overruns it
+// draws Parameter Problem pointing at that option, as Linux's
+// ip_options_compile does; the datagram is not forwarded.
+func TestParameterProblem(t *testing.T) {
+	r := testRouter(t, responder.Policy{NoRateLimit: true})
+	bad := tuntest.Build(tuntest.Datagram{Src: client, Dst: server, Protocol: packet.ProtocolUDP,
+		Options: []byte{
+			1,          // NOP at octet 20
+			7, 9, 4, 0, // record route claiming 9 bytes from octet 21: overruns the 24-byte header
+			0, 0, 0,
+		},
+		Payload: tuntest.UDPPayload(1, 2, 8)})
+	o, out := process(r, bad)
+	if o != DropMalformed || len(out.Packets) != 1 {
+		t.Fatalf("outcome %v with %d datagrams, want malformed and one Parameter Problem", o, len(out.Packets))
+	}
+	tuntest.CheckIPv4(t, out.Packets[0].Data, tuntest.Src(r1eth0), tuntest.Dst(client),
+		tuntest.ICMP(tuntest.Type(ipv4.ICMPTypeParameterProblem), tuntest.Code(0), tuntest.Word2([4]byte{21, 0, 0, 0}), tuntest.Quotes(bad)))
+	if got := r.Stats().Malformed[packet.BadOptions]; got != 1 {
+		t.Errorf("bad-options counter %d, want 1", got)
+	}
+}

@@ -170,6 +170,13 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	// performing any processing"; one that fails is silently discarded.
 	if p := pkt.Validate(); p != packet.Valid {
 		r.stats.malformed[p].Add(1)
+		// A header that is sound but for an option is answered with
+		// Parameter Problem pointing at the option, as Linux does
+		// (ip_options_compile); anything else is dropped silently.
+		if p == packet.BadOptions {
+			pkt = pkt[:pkt.TotalLen()]
+			r.sendError(in, pkt, netip.Addr{}, responder.ParamProblem(pkt.BadOptionPointer()), out)
+		}
 		return r.count(DropMalformed)
 	}
 	pkt = pkt[:pkt.TotalLen()] // drop link padding

@@ -118,25 +118,36 @@ func (b IPv4) Validate() Problem {
 	return Valid
 }
 
-func optionsWellFormed(opts []byte) bool {
+func optionsWellFormed(opts []byte) bool { return badOption(opts) < 0 }
+
+// badOption returns the offset in opts of the first option whose length
+// is below 2 or runs past the header, or -1 if there is none.
+func badOption(opts []byte) int {
 	for i := 0; i < len(opts); {
 		switch opts[i] {
 		case optEOL:
-			return true
+			return -1
 		case optNOP:
 			i++
 			continue
 		}
 		if i+1 >= len(opts) {
-			return false
+			return i
 		}
 		n := int(opts[i+1])
 		if n < 2 || i+n > len(opts) {
-			return false
+			return i
 		}
 		i += n
 	}
-	return true
+	return -1
+}
+
+// BadOptionPointer is, for a datagram that failed Validate with
+// BadOptions, the offset in the header of the option at fault: the
+// Parameter Problem pointer (RFC 792), as Linux reports it.
+func (b IPv4) BadOptionPointer() int {
+	return IPv4MinHeaderLen + badOption(b[IPv4MinHeaderLen:b.HeaderLen()])
 }
 
 // HeaderLen is IHL in bytes.
