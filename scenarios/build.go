@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/icmpgw/icmpgw/routing"
@@ -32,13 +33,21 @@ type Topology struct {
 	Start time.Time
 
 	quit  chan struct{} // closed by Close: stops flaps
+	gone  chan struct{} // closed when every host is gone; see Gone
 	links []*liveLink
+	hosts map[string]*hostDevice // by host name
 	spare []*wire.Link // behind router interfaces that are on no link
 	log   *slog.Logger
 	wg    sync.WaitGroup
 
 	closeMu sync.Mutex
 	closed  bool
+	linkMu  sync.Mutex // serializes setLinkUp
+
+	goneMu sync.Mutex      // guards ready, dead, lost and the state file
+	ready  bool            // Build is done: host faults count from now on
+	dead   map[string]bool // hosts gone, by name
+	lost   map[string]bool // namespaces deleted under the lab: not ours to delete any more
 	unlock  func() // releases the prefix's lock
 	events  *EventLog
 	pcaps   []pcap // closed in teardown after the links
@@ -56,6 +65,7 @@ type liveLink struct {
 	spec *LinkSpec
 	wire *wire.Link
 	ends []routerEnd
+	dead atomic.Bool // its host is gone: the link stays down
 }
 
 type routerEnd struct {
@@ -82,6 +92,16 @@ type Options struct {
 // and the links between them. It refuses if a namespace exists already,
 // and on error removes whatever it created. Nothing is changed in the
 // namespace icmpgw itself runs in.
+//
+// While the lab runs, Build's namespaces are listed in a state file next
+// to the prefix's lock, written before each is created, so that Down
+// removes exactly them after a SIGKILL.
+//
+// A host whose namespace is deleted under the running lab, or whose TUN
+// device fails, is gone: the router interfaces on its link go down (routes
+// through them are withdrawn), a warning is logged and a "link" record
+// added to the event log, and the rest of the lab keeps forwarding. Gone
+// is closed once every host is gone.
 func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 	prefix, seed, log := o.Prefix, o.Seed, o.Log
 	if log == nil {
@@ -104,17 +124,27 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 			return nil, fmt.Errorf("namespace %s exists already (another lab, or one left by a killed icmpgw: remove it with 'icmpgw down --prefix %s'): %w", ns, prefix, fs.ErrExist)
 		}
 	}
-	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log, quit: make(chan struct{}), unlock: unlock, events: o.Events}
+	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log,
+		quit: make(chan struct{}), gone: make(chan struct{}), hosts: make(map[string]*hostDevice),
+		dead: make(map[string]bool), lost: make(map[string]bool), unlock: unlock, events: o.Events}
 	defer func() {
 		if err != nil {
 			t.teardown()
 		}
 	}()
+	if err := t.saveState(); err != nil {
+		return nil, err
+	}
 
 	// Host ends: a namespace and a TUN device each.
 	hostDevs := make(map[string]tun.Device)
 	for _, h := range sc.Hosts {
 		ns := t.Namespace(h.Name)
+		// Listed before it exists: a SIGKILL right after CreateNamespace
+		// must not leave a namespace that Down does not know of.
+		if err := t.saveState(ns); err != nil {
+			return nil, err
+		}
 		if err := tun.CreateNamespace(ns); err != nil {
 			return nil, err
 		}
@@ -124,11 +154,12 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		if err != nil {
 			return nil, err
 		}
-		hostDevs[h.Name] = dev
 		if err := tun.Apply(h.link(ns, mtu)); err != nil {
 			dev.Close()
 			return nil, err
 		}
+		hd := &hostDevice{Device: dev, gone: func(err error) { t.hostGone(h.Name, err, false) }}
+		hostDevs[h.Name], t.hosts[h.Name] = hd, hd
 		log.Debug("host up", "namespace", ns, "iface", h.iface(), "addr", h.Addr, "gw", h.Gateway, "mtu", mtu)
 	}
 
@@ -209,6 +240,10 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 	}
 
 	t.Start = time.Now()
+	t.goneMu.Lock()
+	t.ready = true
+	t.goneMu.Unlock()
+	t.wg.Go(t.watchHosts)
 	for _, rs := range sc.Routers {
 		r := t.Routers[rs.Name]
 		for _, ifc := range r.Ifaces {
@@ -277,8 +312,14 @@ func (t *Topology) link(e Endpoint) *liveLink {
 	return nil
 }
 
-// setLinkUp brings a link and the router interfaces at its ends up or down.
+// setLinkUp brings a link and the router interfaces at its ends up or
+// down. A link whose host is gone stays down.
 func (t *Topology) setLinkUp(l *liveLink, up bool) {
+	t.linkMu.Lock()
+	defer t.linkMu.Unlock()
+	if up && l.dead.Load() {
+		return
+	}
 	state := "down"
 	if up {
 		state = "up"
@@ -367,14 +408,127 @@ func (t *Topology) teardown() error {
 		}
 		errs = append(errs, p.file.Close())
 	}
+	t.goneMu.Lock()
 	for _, ns := range t.Namespaces {
-		errs = append(errs, tun.DeleteNamespace(ns))
+		if !t.lost[ns] { // a lost name may be someone else's by now
+			errs = append(errs, tun.DeleteNamespace(ns))
+		}
 	}
+	t.goneMu.Unlock()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return err // the lock and the state file stay, for Down
+	}
+	if err := os.Remove(statePath(t.Prefix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state: %w", err)
 	}
 	t.unlock()
 	return nil
+}
+
+// saveState writes the lab's state file: the namespaces Build created and
+// not lost since, then pending, the one about to be created. The caller
+// holds goneMu, or Build has not returned.
+func (t *Topology) saveState(pending ...string) error {
+	s := labState{Pid: os.Getpid(), Scenario: t.Scenario.Name, Namespaces: []string{}}
+	for _, ns := range append(t.Namespaces[:len(t.Namespaces):len(t.Namespaces)], pending...) {
+		if !t.lost[ns] {
+			s.Namespaces = append(s.Namespaces, ns)
+		}
+	}
+	return writeState(t.Prefix, s)
+}
+
+// Gone is closed once every host of the lab is gone while it ran (see
+// Build): nothing is left to forward for, and the caller should Close.
+func (t *Topology) Gone() <-chan struct{} { return t.gone }
+
+// watchEvery is how often watchHosts looks for deleted host namespaces.
+const watchEvery = 200 * time.Millisecond
+
+// watchHosts notices host namespaces deleted under the running lab, until
+// Close. Nothing else would: the TUN device keeps a deleted namespace
+// alive, nameless, and goes on working.
+func (t *Topology) watchHosts() {
+	tick := time.NewTicker(watchEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.quit:
+			return
+		case <-tick.C:
+		}
+		for _, h := range t.Scenario.Hosts {
+			ns := t.Namespace(h.Name)
+			t.goneMu.Lock()
+			lost := t.lost[ns]
+			t.goneMu.Unlock()
+			if ok, err := tun.NamespaceExists(ns); err == nil && !ok && !lost {
+				t.hostGone(h.Name, fmt.Errorf("namespace %s deleted", ns), true)
+			}
+		}
+	}
+}
+
+// hostGone takes host name out of the running lab; cause says why, and
+// nsDeleted that its namespace no longer exists under its name. The link
+// to the host and the router interfaces on it go down for good, and the
+// host's TUN device is closed, which frees a deleted namespace. Faults
+// seen while Build runs or after Close began are ignored.
+func (t *Topology) hostGone(name string, cause error, nsDeleted bool) {
+	ns := t.Namespace(name)
+	t.goneMu.Lock()
+	defer t.goneMu.Unlock()
+	select {
+	case <-t.quit:
+		return // Close is tearing the lab down: not a fault
+	default:
+	}
+	if nsDeleted && !t.lost[ns] {
+		t.lost[ns] = true
+		if err := t.saveState(); err != nil {
+			t.log.Warn("cannot update the state file", "err", err)
+		}
+	}
+	if !t.ready || t.dead[name] {
+		return
+	}
+	t.dead[name] = true
+	t.log.Warn("host gone: its link is down and routes through it are withdrawn", "host", name, "namespace", ns, "err", cause)
+	t.events.Add(Record{Time: time.Now(), Kind: "link", Event: fmt.Sprintf("host %s gone: %v", name, cause)})
+	if l := t.link(Endpoint{Node: name}); l != nil {
+		l.dead.Store(true)
+		t.setLinkUp(l, false)
+	}
+	t.hosts[name].Close()
+	if len(t.dead) == len(t.Scenario.Hosts) {
+		close(t.gone)
+	}
+}
+
+// hostDevice is a host's TUN device as its link sees it. The first error
+// a Read returns (the link's pump reads) means the device is lost — its
+// link was deleted — unless the lab is closing: it is reported to gone.
+// Close is idempotent.
+type hostDevice struct {
+	tun.Device
+	gone      func(error)
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Read implements tun.Device.
+func (d *hostDevice) Read(bufs [][]byte, sizes []int) (int, error) {
+	n, err := d.Device.Read(bufs, sizes)
+	if err != nil {
+		d.gone(err)
+	}
+	return n, err
+}
+
+// Close implements tun.Device; closing again returns the first answer.
+func (d *hostDevice) Close() error {
+	d.closeOnce.Do(func() { d.closeErr = d.Device.Close() })
+	return d.closeErr
 }
 
 // linkOf is the link with end e; Parse guarantees there is one for every
@@ -416,19 +570,30 @@ func (h *HostSpec) link(ns string, mtu int) tun.Link {
 	return l
 }
 
-// Down deletes the namespaces of sc's hosts under prefix: what a killed
-// icmpgw left behind. It refuses while an icmpgw runs a lab with that
-// prefix. It returns the names deleted.
-func Down(sc *Scenario, prefix string) ([]string, error) {
+// Down deletes what a killed icmpgw left behind under prefix: the
+// namespaces its state file lists (see Build) or, without one, those of
+// sc's hosts; then the state file and any of files (such as the lab's
+// control socket). It refuses while an icmpgw runs a lab with that prefix.
+// It returns the names deleted.
+func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 	unlock, err := lockPrefix(prefix)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	st, ok, err := readState(prefix)
+	if err != nil {
+		return nil, err
+	}
+	names := st.Namespaces
+	if !ok {
+		for _, h := range sc.Hosts {
+			names = append(names, prefix+h.Name)
+		}
+	}
 	var deleted []string
 	var errs []error
-	for _, h := range sc.Hosts {
-		ns := prefix + h.Name
+	for _, ns := range names {
 		ok, err := tun.NamespaceExists(ns)
 		if err != nil {
 			errs = append(errs, err)
@@ -442,6 +607,14 @@ func Down(sc *Scenario, prefix string) ([]string, error) {
 			continue
 		}
 		deleted = append(deleted, ns)
+	}
+	if len(errs) > 0 {
+		return deleted, errors.Join(errs...) // keep the state file: try again
+	}
+	for _, f := range append(files, statePath(prefix)) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
 	return deleted, errors.Join(errs...)
 }

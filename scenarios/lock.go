@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -70,4 +72,60 @@ func lockPrefix(prefix string) (release func(), err error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("lock %s: it keeps changing under us", path)
+}
+
+// labState is what a lab has created, kept in LockDir/PREFIXstate while
+// the lab runs so that `icmpgw down` removes exactly that after the
+// icmpgw that built it was killed. Build writes it before it creates
+// anything and again before each namespace it creates; teardown removes
+// it once everything listed is gone. Only the holder of the prefix's lock
+// writes or removes it.
+type labState struct {
+	Pid        int      `json:"pid"`
+	Scenario   string   `json:"scenario"`
+	Namespaces []string `json:"namespaces"` // created, or about to be
+}
+
+// statePath is where prefix's lab keeps its labState.
+func statePath(prefix string) string { return filepath.Join(LockDir, prefix+"state") }
+
+// writeState replaces prefix's state file with s, atomically: a reader
+// (or a SIGKILL) sees the old file or the new one, never half of one.
+func writeState(prefix string, s labState) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	path := statePath(prefix)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}
+
+// readState reads prefix's state file; ok is false if there is none.
+// Names that do not start with prefix are an error: a lab only ever
+// creates namespaces under its own prefix.
+func readState(prefix string) (s labState, ok bool, err error) {
+	b, err := os.ReadFile(statePath(prefix))
+	if errors.Is(err, fs.ErrNotExist) {
+		return labState{}, false, nil
+	}
+	if err != nil {
+		return labState{}, false, fmt.Errorf("state: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return labState{}, false, fmt.Errorf("state %s: %w", statePath(prefix), err)
+	}
+	for _, ns := range s.Namespaces {
+		if !strings.HasPrefix(ns, prefix) || len(ns) == len(prefix) {
+			return labState{}, false, fmt.Errorf("state %s: namespace %q: want a name starting with %q", statePath(prefix), ns, prefix)
+		}
+	}
+	return s, true, nil
 }

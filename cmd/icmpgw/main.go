@@ -355,7 +355,11 @@ func up(args []string) error {
 	defer os.Remove(sock)
 	go control.Serve(ctx, ln, t, lf.eventLog)
 	fmt.Printf("icmpgw: lab ready: namespaces %s; control socket %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "), sock)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-t.Gone():
+		fmt.Fprintln(os.Stderr, "icmpgw: every host namespace of the lab is gone (deleted, or its device lost, while the lab ran); nothing left to forward for, removing the rest")
+	}
 	err = t.Close()
 	lf.closeEvents()
 	for _, rs := range sc.Routers {
@@ -391,7 +395,7 @@ func demo(args []string) error {
 
 func down(args []string) error {
 	var lf labFlags
-	fs := newFlagSet("down [flags]", "Deletes the namespaces of a lab left behind by an icmpgw that was killed (its\nTUN devices went with the process): PREFIX + each host of the default lab, or\nof --scenario. Deletes nothing else.", &lf, false)
+	fs := newFlagSet("down [flags]", "Deletes the namespaces of a lab left behind by an icmpgw that was killed (its\nTUN devices went with the process): those the lab listed in its state file,\n"+scenarios.LockDir+"/PREFIXstate, or without one PREFIX + each host of the\ndefault lab, or of --scenario. Then removes the state file and the lab's\ncontrol socket. Deletes nothing else.", &lf, false)
 	fs.StringVar(&lf.scenario, "scenario", "", "the scenario `FILE` or built-in NAME the lab was built from")
 	if err := parse(fs, args, &lf); err != nil {
 		return err
@@ -406,7 +410,7 @@ func down(args []string) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := scenarios.Down(sc, lf.prefix)
+	deleted, err := scenarios.Down(sc, lf.prefix, control.SocketPath(lf.prefix))
 	for _, ns := range deleted {
 		fmt.Println("deleted namespace", ns)
 	}
