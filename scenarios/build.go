@@ -36,7 +36,7 @@ type Topology struct {
 	gone  chan struct{} // closed when every host is gone; see Gone
 	links []*liveLink
 	hosts map[string]*hostDevice // by host name
-	spare []*wire.Link // behind router interfaces that are on no link
+	spare []*wire.Link           // behind router interfaces that are on no link
 	log   *slog.Logger
 	wg    sync.WaitGroup
 
@@ -48,9 +48,9 @@ type Topology struct {
 	ready  bool            // Build is done: host faults count from now on
 	dead   map[string]bool // hosts gone, by name
 	lost   map[string]bool // namespaces deleted under the lab: not ours to delete any more
-	unlock  func() // releases the prefix's lock
-	events  *EventLog
-	pcaps   []pcap // closed in teardown after the links
+	unlock func()          // releases the prefix's lock
+	events *EventLog
+	pcaps  []pcap // closed in teardown after the links
 }
 
 // pcap is one router interface's capture and the file it writes.
