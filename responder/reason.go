@@ -27,6 +27,12 @@ func TimeExceeded() Reason {
 	return Reason{Type: ipv4.ICMPTypeTimeExceeded, Code: packet.CodeTTLExceeded}
 }
 
+// ReassemblyTimeout is Time Exceeded, fragment reassembly time exceeded
+// (RFC 792; RFC 1122 §3.3.2).
+func ReassemblyTimeout() Reason {
+	return Reason{Type: ipv4.ICMPTypeTimeExceeded, Code: packet.CodeReassemblyExceeded}
+}
+
 // Unreachable is Destination Unreachable with the given code.
 func Unreachable(code packet.Code) Reason {
 	return Reason{Type: ipv4.ICMPTypeDestinationUnreachable, Code: code}

@@ -13,7 +13,8 @@ const (
 	DropMartian                         // invalid source or destination (RFC 1812 §5.3.7)
 	DropBroadcast                       // to a broadcast or multicast address: not forwarded
 	DropSourceRoute                     // carries a source route option: dropped as Linux does by default
-	DropLocalFragment                   // a fragment addressed to the router: no reassembly
+	DropFragmentHeld                    // a fragment to the router, held until its datagram is whole
+	DropReassembly                      // a fragment to the router that cannot be reassembled (limits, bad length)
 	DropBadICMP                         // ICMP to the router that is truncated or fails its checksum
 	DropBadTransport                    // UDP or TCP to the router that is truncated or fails its checksum
 	DropPortUnreachable                 // UDP to the router: Port Unreachable
@@ -33,7 +34,7 @@ const (
 
 var outcomeNames = [NumOutcomes]string{
 	"forwarded", "answered", "consumed", "malformed", "martian", "broadcast",
-	"source-routed", "local-fragment", "bad-icmp", "bad-udp", "port-unreachable", "tcp-reset",
+	"source-routed", "fragment-held", "reassembly-failed", "bad-icmp", "bad-udp", "port-unreachable", "tcp-reset",
 	"protocol-unreachable", "no-route", "unreachable-route", "blackhole",
 	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back", "interface-down", "echo-ignored",
 }

@@ -73,6 +73,7 @@ type Router struct {
 	stats  counters
 
 	delayed atomic.Int64 // ICMP messages held back by Policy.Delay
+	frags   reassembler  // datagrams to the router, in pieces
 
 	configMu sync.Mutex
 	config   map[netip.Prefix]Route // every route, whatever its interface's state
@@ -259,7 +260,12 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 // addresses.
 func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 	if pkt.IsFragment() {
-		return r.count(DropLocalFragment)
+		whole, o := r.reassemble(in, pkt)
+		if whole == nil {
+			return r.count(o)
+		}
+		// The last piece completes the datagram: it is the one counted.
+		pkt = whole
 	}
 	switch pkt.Protocol() {
 	case packet.ProtocolICMP:

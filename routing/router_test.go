@@ -212,7 +212,7 @@ func TestProcess(t *testing.T) {
 		{name: "local/ICMP of 7 bytes is dropped", in: tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP, Payload: make([]byte, 7)}), want: DropBadICMP},
 		{name: "local/source-routed echo to the router is dropped as Linux does", in: lsrrToR1, want: DropSourceRoute},
 		{name: "never/about a truncated ICMP error", in: shortICMPError, want: DropUnreachable},
-		{name: "local/fragment to the router: no reassembly", in: withFragment(tuntest.Ping(client, r1eth0, 64, 8), true, 0), want: DropLocalFragment},
+		{name: "local/first fragment to the router is held for reassembly", in: withFragment(tuntest.Ping(client, r1eth0, 64, 8), true, 0), want: DropFragmentHeld},
 		{name: "never/about an ICMP error, RFC 1122 §3.2.2", in: teTTL1, want: DropTTL},
 		{name: "never/about a non-initial fragment, RFC 1122 §3.2.2", in: fragTTL1, want: DropTTL},
 		{name: "policy/silent router sends no error", in: pingTTL1, want: DropTTL, policy: responder.Policy{Silent: true}},

@@ -14,6 +14,8 @@ type counters struct {
 	sent        [256]atomic.Uint64 // ICMP sent, by type
 	unreachable [16]atomic.Uint64  // Destination Unreachable sent, by code
 	writeErrors atomic.Uint64
+	// reassemblyTimeouts counts datagrams to the router given up in pieces.
+	reassemblyTimeouts atomic.Uint64
 }
 
 // Stats is a snapshot of a router's counters. Received is the sum of
@@ -26,6 +28,9 @@ type Stats struct {
 	Sent        [256]uint64
 	Unreachable [16]uint64
 	WriteErrors uint64
+	// ReassemblyTimeouts counts datagrams to the router whose pieces did
+	// not all come in time; their fragments are counted as fragment-held.
+	ReassemblyTimeouts uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -48,5 +53,6 @@ func (r *Router) Stats() Stats {
 		s.Unreachable[i] = r.stats.unreachable[i].Load()
 	}
 	s.WriteErrors = r.stats.writeErrors.Load()
+	s.ReassemblyTimeouts = r.stats.reassemblyTimeouts.Load()
 	return s
 }
