@@ -5,11 +5,12 @@
 #   sudo scripts/test.sh
 #
 # It installs the clients the integration tests drive when they are missing
-# (iproute2, iputils-ping, iputils-tracepath, traceroute, tshark, tcpdump),
-# checks formatting, vet and staticcheck, then runs every test with the race
-# detector. Unit tests need no root; integration tests build their own
-# namespaces (prefix icmpgw-t*) and delete them by name. With CI=true no
-# test skips for lack of root or tools: it fails.
+# (iproute2, iputils-ping, iputils-tracepath, traceroute, tshark, tcpdump,
+# mtr-tiny, bash), checks formatting, vet and staticcheck, runs every test
+# with the race detector, then each fuzz target for FUZZTIME (default 30s).
+# Unit tests need no root; integration tests build their own namespaces
+# (prefix icmpgw-t*) and delete them by name. With CI=true no test skips for
+# lack of root or tools: it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,3 +46,9 @@ fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go test -race -count=1 -timeout 15m ./...
+
+# Every parser's fuzz target, for a bounded time each (FUZZTIME, default
+# 30s); a crasher fails the run and is left in testdata/fuzz to commit.
+for target in ./tun/packet:FuzzValidate ./responder:FuzzAppendError ./routing:FuzzProcess ./scenarios:FuzzParse; do
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-30s}" "${target%%:*}"
+done
