@@ -310,10 +310,13 @@ func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.C
 		return nil, nil, nil, err
 	}
 	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events, Pcap: lf.pcap})
-	if err != nil {
-		lf.closeEvents()
+	if err == nil {
+		if err = lf.serveMetrics(ctx, t); err != nil {
+			t.Close()
+		}
 	}
 	if err != nil {
+		lf.closeEvents()
 		stop()
 		return nil, nil, nil, err
 	}
@@ -340,11 +343,6 @@ func up(args []string) error {
 		return err
 	}
 	defer stop()
-	if err := lf.serveMetrics(ctx, t); err != nil {
-		t.Close()
-		lf.closeEvents()
-		return err
-	}
 	sock := control.SocketPath(lf.prefix)
 	ln, err := control.Listen(sock)
 	if err != nil {

@@ -89,11 +89,6 @@ func play(lf *labFlags, junit string) error {
 		return err
 	}
 	defer stop()
-	if err := lf.serveMetrics(ctx, t); err != nil {
-		t.Close()
-		lf.closeEvents()
-		return err
-	}
 	fmt.Printf("topology up: namespaces %s\n", strings.Join(t.Namespaces, ", "))
 	rep := scenarios.Run(ctx, t, os.Stdout)
 	interrupted := ctx.Err() != nil
