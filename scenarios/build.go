@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,14 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		if ok, err := tun.NamespaceExists(ns); err != nil {
 			return nil, err
 		} else if ok {
-			return nil, fmt.Errorf("namespace %s exists already (another lab, or one left by a killed icmpgw: remove it with 'icmpgw down --prefix %s'): %w", ns, prefix, fs.ErrExist)
+			down := "icmpgw down --prefix " + prefix
+			if sc.Name != "default" {
+				down += " --scenario " + sc.Name
+				if sc.File != "" && !strings.HasPrefix(sc.File, "library/") {
+					down = "icmpgw down --prefix " + prefix + " --scenario " + sc.File
+				}
+			}
+			return nil, fmt.Errorf("namespace %s exists already (another lab, or one left by a killed icmpgw: remove it with '%s'): %w", ns, down, fs.ErrExist)
 		}
 	}
 	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log,

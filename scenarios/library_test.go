@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLibraryRuns plays every built-in scenario with real clients, as
@@ -86,18 +88,70 @@ func play(t *testing.T, sc *Scenario, prefix string) (*Report, string) {
 	return rep, out.String()
 }
 
-// TestReadmeExample keeps the README's example scenario valid.
-func TestReadmeExample(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestReadmeExamples keeps the READMEs' whole-file examples valid, and
+// playable: each must pass.
+func TestReadmeExamples(t *testing.T) {
+	for i, file := range []string{"../README.md", "README.md"} {
+		readme, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, ok := bytes.Cut(readme, []byte("```yaml\n"))
+		example, _, ok2 := bytes.Cut(rest, []byte("```\n"))
+		if !ok || !ok2 {
+			t.Fatalf("%s has no yaml example", file)
+		}
+		sc, err := Parse(file, example)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+			continue // parsing needs no root; playing does
+		}
+		needRoot(t)
+		rep, out := play(t, sc, fmt.Sprintf("icmpgw-tr%d-%d-", os.Getpid(), i))
+		if !rep.Passed() {
+			t.Errorf("the example in %s fails:\n%s", file, out)
+		}
+	}
+}
+
+// TestStepLifecycle: a step's background processes die with it, a
+// timeout fails a step, and a timeline event that cannot apply fails the
+// run.
+func TestStepLifecycle(t *testing.T) {
+	needRoot(t)
+	sc, err := Parse("lifecycle.yaml", []byte(`name: lifecycle
+topology:
+  hosts: {client: {addr: 198.18.0.10/24, gw: 198.18.0.1}}
+  routers: {r1: {ifaces: {eth0: 198.18.0.1/24}}}
+  links: [[client, r1:eth0]]
+timeline:
+  - {at: 100ms, router: r1, route: {delete: 198.19.0.0/16}}
+steps:
+  - {on: client, run: "sleep 987654 & echo started", expect: {exit: 0, output: [started]}}
+  - {on: client, run: "sleep 5", timeout: 300ms}
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := bytes.Cut(readme, []byte("```yaml\n"))
-	example, _, ok2 := bytes.Cut(rest, []byte("```\n"))
-	if !ok || !ok2 {
-		t.Fatal("README.md has no yaml example")
+	rep, out := play(t, sc, fmt.Sprintf("icmpgw-tf%d-", os.Getpid()))
+	if len(rep.Checks) != 3 {
+		t.Fatalf("%d checks, want 2 steps and 1 failed event:\n%s", len(rep.Checks), out)
 	}
-	if _, err := Parse("README.md", example); err != nil {
-		t.Error(err)
+	if c := rep.Checks[0]; !c.Pass || c.Took > 5*time.Second {
+		t.Errorf("a step that leaves a process in the background: %+v", c)
+	}
+	if c := rep.Checks[1]; c.Pass || c.Observed != "timed out after 300ms" {
+		t.Errorf("a step past its timeout: %+v, want a failure saying it timed out", c)
+	}
+	if c := rep.Checks[2]; c.Pass || !strings.Contains(c.Observed, "no such route") {
+		t.Errorf("an event that cannot apply: %+v, want a failure", c)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("987654")) {
+			t.Errorf("%s: a step's background process outlived it", p)
+		}
 	}
 }

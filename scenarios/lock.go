@@ -53,7 +53,11 @@ func lockPrefix(prefix string) (release func(), err error) {
 			pid, _ := os.ReadFile(path)
 			f.Close()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("prefix %s: %w (pid %s); stop it first, or pick another --prefix", prefix, ErrRunning, strings.TrimSpace(string(pid)))
+				holder := strings.TrimSpace(string(pid))
+				if holder == "" {
+					holder = "starting"
+				}
+				return nil, fmt.Errorf("prefix %s: %w (pid %s); stop it first, or pick another --prefix", prefix, ErrRunning, holder)
 			}
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}

@@ -1322,7 +1322,11 @@ func (p *parser) flap(e *Event, n *node, path string) {
 	}
 	e.Kind = Flap
 	e.Link = p.linkEnd(p.require(o, "link", "an end of a link in topology.links"), o.path1("link"))
-	e.Period = p.duration(p.require(o, "period", "how long the link stays down, then up, such as 2s"), o.path1("period"))
+	period := p.require(o, "period", "how long the link stays down, then up, such as 2s")
+	e.Period = p.duration(period, o.path1("period"))
+	if e.Period <= 0 {
+		p.fail(period, o.path1("period"), describe(period), "a time above 0, such as 2s")
+	}
 	e.Count = int(p.integer(p.require(o, "count", "how many times the link goes down, 1 or more"), o.path1("count"), "how many times the link goes down, 1 or more", 1, math.MaxInt32))
 }
 

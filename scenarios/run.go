@@ -1,11 +1,11 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -63,14 +63,25 @@ func Run(ctx context.Context, t *Topology, w io.Writer) *Report {
 		fmt.Fprintf(w, "%9s  %s\n", fmt.Sprintf("+%.3fs", time.Since(t.Start).Seconds()), fmt.Sprintf(format, args...))
 	}
 
+	// A timeline event that cannot be applied (a route to delete that is
+	// not there) fails the run like a step.
+	var failMu sync.Mutex
+	var eventFailures []Check
+	apply := func(ev Event) {
+		if err := t.Apply(ev); err != nil {
+			logf("event at line %d failed: %v", ev.Line, err)
+			failMu.Lock()
+			eventFailures = append(eventFailures, Check{Name: fmt.Sprintf("event at %v: %s", ev.At, describeEvent(ev)), Pos: ev.Pos,
+				Expected: "the event to apply", Observed: err.Error()})
+			failMu.Unlock()
+			return
+		}
+		logf("%s", describeEvent(ev))
+	}
 	// Events at 0s happen before any step starts.
 	timeline := sc.Timeline
 	for len(timeline) > 0 && timeline[0].At <= 0 {
-		if err := t.Apply(timeline[0]); err != nil {
-			logf("event at line %d failed: %v", timeline[0].Line, err)
-		} else {
-			logf("%s", describeEvent(timeline[0]))
-		}
+		apply(timeline[0])
 		timeline = timeline[1:]
 	}
 	timelineDone := make(chan struct{})
@@ -80,11 +91,7 @@ func Run(ctx context.Context, t *Topology, w io.Writer) *Report {
 			if !sleepUntil(ctx, t.Start.Add(ev.At)) {
 				return
 			}
-			if err := t.Apply(ev); err != nil {
-				logf("event at line %d failed: %v", ev.Line, err)
-				continue
-			}
-			logf("%s", describeEvent(ev))
+			apply(ev)
 		}
 	}()
 
@@ -93,6 +100,9 @@ func Run(ctx context.Context, t *Topology, w io.Writer) *Report {
 		start := prevEnd.Add(st.At)
 		if !st.After {
 			start = t.Start.Add(st.At)
+			if late := time.Since(start); late > 100*time.Millisecond {
+				logf("step %d starts %v late: the steps before it ran past its time", i+1, late.Round(time.Millisecond))
+			}
 		}
 		if !sleepUntil(ctx, start) {
 			break
@@ -101,7 +111,7 @@ func Run(ctx context.Context, t *Topology, w io.Writer) *Report {
 		logf("%s", c.Name)
 		began := time.Now()
 		if st.Probe != nil {
-			runProbe(t, st, &c)
+			runProbe(ctx, t, st, &c)
 		} else {
 			runCommand(ctx, t, st, &c)
 		}
@@ -115,21 +125,34 @@ func Run(ctx context.Context, t *Topology, w io.Writer) *Report {
 		rep.Checks = append(rep.Checks, c)
 	}
 
-	// Watches look at the whole run: let the timeline finish first.
-	if end := lastEventTime(sc); ctx.Err() == nil {
+	// Watches look at the whole run: let the timeline and every watch's
+	// window finish first.
+	if end := runEnd(sc); ctx.Err() == nil {
 		sleepUntil(ctx, t.Start.Add(end))
 	}
 	<-timelineDone
 	heard := t.Heard.All()
 	for i, wt := range sc.Watches {
-		rep.Checks = append(rep.Checks, checkWatch(i, wt, heard))
+		c := checkWatch(i, wt, heard)
+		if ctx.Err() != nil {
+			c.Pass, c.Observed = false, "interrupted; "+c.Observed
+		}
+		rep.Checks = append(rep.Checks, c)
 	}
+	failMu.Lock()
+	rep.Checks = append(rep.Checks, eventFailures...)
+	failMu.Unlock()
 	rep.Took = time.Since(t.Start)
 	return rep
 }
 
-func lastEventTime(sc *Scenario) time.Duration {
+// runEnd is when the run's last event (a flap's last change included) or
+// watch window ends.
+func runEnd(sc *Scenario) time.Duration {
 	var end time.Duration
+	for _, w := range sc.Watches {
+		end = max(end, w.Until)
+	}
 	for _, ev := range sc.Timeline {
 		at := ev.At
 		if ev.Kind == Flap {
@@ -206,45 +229,64 @@ func describeStep(st Step) string {
 	return s
 }
 
-// runCommand runs st.Run with sh -c inside the host's namespace.
+// maxOutput bounds the output a step keeps: its first and last halves.
+const maxOutput = 64 << 10
+
+// runCommand runs st.Run with sh -c inside the host's namespace. The step
+// ends when sh exits, or at its timeout; then every process it started,
+// background ones included, is killed: a step leaves nothing behind.
 func runCommand(ctx context.Context, t *Topology, st Step, c *Check) {
 	timeout := st.Timeout
 	if timeout == 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultRunTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "sh", "-c", st.Run)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// Output goes to a file, not a pipe, so that a background process
+	// holding it open cannot keep the step from ending.
+	out, err := os.CreateTemp("", "icmpgw-step-*")
+	if err != nil {
+		c.Observed = "could not start: " + err.Error()
+		return
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	cmd := exec.Command("sh", "-c", st.Run)
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
 	exit := -1
 	if err := startIn(t.Namespace(st.On), cmd); err != nil {
 		c.Observed = "could not start: " + err.Error()
-	} else {
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			exit = 0
-		case errors.As(err, &ee):
-			exit = ee.ExitCode()
-		}
-		c.Observed = fmt.Sprintf("exit %d", exit)
-		if ctx.Err() == context.DeadlineExceeded {
-			c.Observed = fmt.Sprintf("timed out after %v", timeout)
-		}
+		return
 	}
-	c.Output = out.String()
+	killGroup := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	stopped := context.AfterFunc(runCtx, killGroup)
+	werr := cmd.Wait()
+	stopped()
+	killGroup() // whatever the step left running in the background
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+		exit = 0
+	case errors.As(werr, &ee) && ee.Exited():
+		exit = ee.ExitCode()
+	}
+	c.Observed = fmt.Sprintf("exit %d", exit)
+	timedOut := runCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+	switch {
+	case ctx.Err() != nil:
+		c.Observed = "interrupted"
+	case timedOut:
+		c.Observed = fmt.Sprintf("timed out after %v", timeout)
+	}
+	c.Output = readOutput(out)
 	lines := strings.Split(strings.TrimRight(c.Output, "\n"), "\n")
 	var want, failed []string
 	e := st.Expect
 	if e.Exit != nil {
 		want = append(want, fmt.Sprintf("exit %d", *e.Exit))
-		if exit != *e.Exit {
-			failed = append(failed, c.Observed)
+		if exit != *e.Exit && !timedOut && ctx.Err() == nil {
+			failed = append(failed, fmt.Sprintf("exit %d", exit))
 		}
 	}
 	if n := len(e.Output); n > 0 {
@@ -263,11 +305,37 @@ func runCommand(ctx context.Context, t *Topology, st Step, c *Check) {
 			failed = append(failed, "a line matches "+re)
 		}
 	}
+	if len(want) == 0 {
+		want = append(want, "the command to finish")
+	}
 	c.Expected = strings.Join(want, ", ")
-	c.Pass = len(failed) == 0 && !strings.HasPrefix(c.Observed, "could not start")
+	c.Pass = len(failed) == 0 && !timedOut && ctx.Err() == nil
 	if len(failed) > 0 {
 		c.Observed += "; " + strings.Join(failed, "; ")
 	}
+}
+
+// readOutput reads what a step wrote, at most maxOutput bytes of it (the
+// first and last halves), with control characters other than newlines and
+// tabs shown as '?' so that a step cannot drive the terminal.
+func readOutput(f *os.File) string {
+	size, _ := f.Seek(0, io.SeekEnd)
+	var b []byte
+	if size <= maxOutput {
+		b = make([]byte, size)
+		f.ReadAt(b, 0)
+	} else {
+		head, tail := make([]byte, maxOutput/2), make([]byte, maxOutput/2)
+		f.ReadAt(head, 0)
+		f.ReadAt(tail, size-maxOutput/2)
+		b = append(append(head, fmt.Sprintf("\n[... %d bytes left out ...]\n", size-maxOutput)...), tail...)
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, string(b))
 }
 
 func plural(n int, what string) string {
@@ -320,7 +388,7 @@ func startIn(ns string, cmd *exec.Cmd) error {
 }
 
 // runProbe sends st.Probe and compares what the host's kernel reported.
-func runProbe(t *Topology, st Step, c *Check) {
+func runProbe(ctx context.Context, t *Topology, st Step, c *Check) {
 	p := st.Probe
 	timeout := st.Timeout
 	if timeout == 0 {
@@ -345,6 +413,10 @@ func runProbe(t *Topology, st Step, c *Check) {
 	var first probe.Result
 	answered := 0
 	for i := range count {
+		if ctx.Err() != nil {
+			c.Observed = fmt.Sprintf("interrupted after %d of %d sends", i, count)
+			return
+		}
 		got, err := send()
 		if err != nil {
 			c.Observed = err.Error()

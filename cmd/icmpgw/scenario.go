@@ -66,6 +66,18 @@ func scenarioRun(args []string) error {
 	if err := parse(fs, args, &lf); err != nil {
 		return err
 	}
+	// Flags may follow the name too: "scenario run multi-hop --prefix lab2-".
+	if fs.NArg() > 1 {
+		name := fs.Arg(0)
+		if err := parse(fs, fs.Args()[1:], &lf); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("run takes one scenario file or built-in name; got %q and %q", name, fs.Arg(0))
+		}
+		lf.scenario = name
+		return play(&lf, junit)
+	}
 	if fs.NArg() != 1 {
 		return errors.New("run takes one scenario file or built-in name (see 'icmpgw scenario list')")
 	}
@@ -186,8 +198,9 @@ func scenarioCheck(args []string) error {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Printf("%s: ok (%s: %d hosts, %d routers, %d links, %d events, %d steps, %d expectations)\n",
-			f, sc.Name, len(sc.Hosts), len(sc.Routers), len(sc.Links), len(sc.Timeline), len(sc.Steps), len(sc.Watches))
+		fmt.Printf("%s: ok (%s: %s, %s, %s, %s, %s, %s)\n", f, sc.Name,
+			count(len(sc.Hosts), "host"), count(len(sc.Routers), "router"), count(len(sc.Links), "link"),
+			count(len(sc.Timeline), "event"), count(len(sc.Steps), "step"), count(len(sc.Watches), "expectation"))
 	}
 	return errors.Join(errs...)
 }
@@ -211,4 +224,12 @@ func firstSentence(text string) string {
 		return text[:i+1]
 	}
 	return text
+}
+
+// count says "1 host", "2 hosts".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
