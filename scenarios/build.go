@@ -601,7 +601,12 @@ func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 	}
 	var deleted []string
 	var errs []error
+	owners := liveOwners(prefix)
 	for _, ns := range names {
+		if other, ok := owners[ns]; ok {
+			errs = append(errs, fmt.Errorf("namespace %s belongs to the running lab with prefix %s: left alone", ns, other))
+			continue
+		}
 		ok, err := tun.NamespaceExists(ns)
 		if err != nil {
 			errs = append(errs, err)

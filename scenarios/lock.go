@@ -133,3 +133,36 @@ func readState(prefix string) (s labState, ok bool, err error) {
 	}
 	return s, true, nil
 }
+
+// liveOwners maps each namespace that a running lab other than prefix's
+// has created to that lab's prefix, from the state files whose lock is
+// held, so that `down` never deletes another lab's namespace whose name
+// happens to fit (prefix "lab-" with host "c-x" and prefix "lab-c-" with
+// host "x" both make "lab-c-x").
+func liveOwners(prefix string) map[string]string {
+	owners := map[string]string{}
+	states, _ := filepath.Glob(filepath.Join(LockDir, "*state"))
+	for _, path := range states {
+		other := strings.TrimSuffix(filepath.Base(path), "state")
+		if other == prefix || !held(filepath.Join(LockDir, other+"lock")) {
+			continue
+		}
+		if st, ok, err := readState(other); err == nil && ok {
+			for _, ns := range st.Namespaces {
+				owners[ns] = other
+			}
+		}
+	}
+	return owners
+}
+
+// held reports whether a running icmpgw holds the lock file at path.
+func held(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	return errors.Is(err, syscall.EWOULDBLOCK)
+}
