@@ -380,6 +380,9 @@ func (r *Router) sendError(in *Interface, orig packet.IPv4, from netip.Addr, rea
 	if reason.Type == ipv4.ICMPTypeDestinationUnreachable && reason.Code < 16 {
 		r.stats.unreachable[reason.Code].Add(1)
 	}
+	if reason.Type == ipv4.ICMPTypeTimeExceeded && reason.Code < 2 {
+		r.stats.timeExceeded[reason.Code].Add(1)
+	}
 	if r.OnDecision != nil {
 		r.OnDecision(Decision{Reason: reason, In: in, Out: egress, From: from, Orig: orig})
 	}

@@ -8,12 +8,13 @@ import (
 )
 
 type counters struct {
-	outcomes    [NumOutcomes]atomic.Uint64
-	malformed   [packet.NumProblems]atomic.Uint64
-	suppressed  [responder.NumSuppress]atomic.Uint64
-	sent        [256]atomic.Uint64 // ICMP sent, by type
-	unreachable [16]atomic.Uint64  // Destination Unreachable sent, by code
-	writeErrors atomic.Uint64
+	outcomes     [NumOutcomes]atomic.Uint64
+	malformed    [packet.NumProblems]atomic.Uint64
+	suppressed   [responder.NumSuppress]atomic.Uint64
+	sent         [256]atomic.Uint64 // ICMP sent, by type
+	unreachable  [16]atomic.Uint64  // Destination Unreachable sent, by code
+	timeExceeded [2]atomic.Uint64   // Time Exceeded sent, by code (TTL, reassembly)
+	writeErrors  atomic.Uint64
 	// reassemblyTimeouts counts datagrams to the router given up in pieces.
 	reassemblyTimeouts atomic.Uint64
 }
@@ -27,7 +28,9 @@ type Stats struct {
 	Suppressed  [responder.NumSuppress]uint64
 	Sent        [256]uint64
 	Unreachable [16]uint64
-	WriteErrors uint64
+	// TimeExceeded counts Time Exceeded sent, by code: 0 TTL, 1 reassembly.
+	TimeExceeded [2]uint64
+	WriteErrors  uint64
 	// ReassemblyTimeouts counts datagrams to the router whose pieces did
 	// not all come in time; their fragments are counted as fragment-held.
 	ReassemblyTimeouts uint64
@@ -51,6 +54,9 @@ func (r *Router) Stats() Stats {
 	}
 	for i := range s.Unreachable {
 		s.Unreachable[i] = r.stats.unreachable[i].Load()
+	}
+	for i := range s.TimeExceeded {
+		s.TimeExceeded[i] = r.stats.timeExceeded[i].Load()
 	}
 	s.WriteErrors = r.stats.writeErrors.Load()
 	s.ReassemblyTimeouts = r.stats.reassemblyTimeouts.Load()

@@ -135,6 +135,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 						counter(sentDesc, n, r.Name, t.name, strconv.Itoa(code))
 					}
 				}
+			case typ == int(ipv4.ICMPTypeTimeExceeded):
+				for code, n := range s.TimeExceeded { // TTL, and reassembly
+					counter(sentDesc, n, r.Name, t.name, strconv.Itoa(code))
+				}
 			case t.sent || n > 0:
 				counter(sentDesc, n, r.Name, t.name, t.code)
 			}
@@ -170,7 +174,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 
 // icmpType labels one ICMP type: its name (as scenario files spell it) and,
 // for the types a router sends with one code only, that code. The
-// counters keep codes for Destination Unreachable alone.
+// counters keep codes for Destination Unreachable and Time Exceeded.
 type icmpType struct {
 	name string
 	code string // "" where the counters do not know it
@@ -186,8 +190,8 @@ var icmpTypes = func() (t [256]icmpType) {
 	t[4] = icmpType{"source-quench", "0", false}                                                      // RFC 1812 §4.3.3.3: routers SHOULD NOT send it
 	t[ipv4.ICMPTypeRedirect] = icmpType{"redirect", strconv.Itoa(int(packet.CodeRedirectHost)), true} // RFC 1812 §5.2.7.2: Host redirects only
 	t[ipv4.ICMPTypeEcho] = icmpType{"echo-request", "0", false}
-	t[ipv4.ICMPTypeTimeExceeded] = icmpType{"time-exceeded", strconv.Itoa(int(packet.CodeTTLExceeded)), true} // no reassembly, so never code 1
-	t[ipv4.ICMPTypeParameterProblem] = icmpType{"parameter-problem", "", false}
+	t[ipv4.ICMPTypeTimeExceeded] = icmpType{"time-exceeded", "", true}          // codes counted apart
+	t[ipv4.ICMPTypeParameterProblem] = icmpType{"parameter-problem", "0", true} // the pointer form only
 	return t
 }()
 

@@ -40,7 +40,8 @@ func source() fixed {
 	s.Received = 13
 	s.Malformed[packet.BadChecksum] = 1
 	s.Suppressed[responder.RateLimited] = 1
-	s.Sent[ipv4.ICMPTypeTimeExceeded] = 1
+	s.Sent[ipv4.ICMPTypeTimeExceeded] = 2
+	s.TimeExceeded = [2]uint64{1, 1} // one TTL, one reassembly
 	s.Sent[ipv4.ICMPTypeDestinationUnreachable] = 3
 	s.Unreachable[packet.CodePortUnreachable] = 2
 	s.Unreachable[8] = 1                    // a code the router does not send: shown only when counted
@@ -73,7 +74,9 @@ icmpgw_icmp_sent_total{code="8",router="r1",type="destination-unreachable"} 1
 icmpgw_icmp_sent_total{code="13",router="r1",type="destination-unreachable"} 0
 icmpgw_icmp_sent_total{code="0",router="r1",type="echo-reply"} 0
 icmpgw_icmp_sent_total{code="1",router="r1",type="redirect"} 0
+icmpgw_icmp_sent_total{code="0",router="r1",type="parameter-problem"} 0
 icmpgw_icmp_sent_total{code="0",router="r1",type="time-exceeded"} 1
+icmpgw_icmp_sent_total{code="1",router="r1",type="time-exceeded"} 1
 # HELP icmpgw_packets_received_total Datagrams a router received on all its interfaces: the sum of icmpgw_packets_total over outcomes.
 # TYPE icmpgw_packets_received_total counter
 icmpgw_packets_received_total{router="r1"} 13
