@@ -40,7 +40,7 @@ type Stats struct {
 // direction is one way across a link. send copies a datagram, applies the
 // state and impairment, and hands it to deliver now or after its delay.
 type direction struct {
-	deliver func(pkt []byte) // takes ownership of pkt
+	deliver func(pkt *[]byte) // takes ownership of pkt, a pooled buffer
 	pool    *sync.Pool
 
 	down   atomic.Bool
@@ -59,10 +59,10 @@ type direction struct {
 
 type delayed struct {
 	due time.Time
-	pkt []byte
+	pkt *[]byte
 }
 
-func newDirection(seed uint64, stream uint64, pool *sync.Pool, deliver func([]byte)) *direction {
+func newDirection(seed uint64, stream uint64, pool *sync.Pool, deliver func(*[]byte)) *direction {
 	d := &direction{
 		deliver: deliver, pool: pool,
 		rng:   rand.New(rand.NewPCG(seed, stream)),
@@ -116,18 +116,20 @@ func (d *direction) send(b []byte) {
 	case d.queue <- delayed{due, pkt}:
 	default:
 		d.droppedQueue.Add(1)
-		d.pool.Put(&pkt)
+		d.pool.Put(pkt)
 	}
 }
 
-func (d *direction) copy(b []byte) []byte {
+// copy copies b into a pooled buffer: the router reuses b at once.
+func (d *direction) copy(b []byte) *[]byte {
 	p := d.pool.Get().(*[]byte)
-	return append((*p)[:0], b...)
+	*p = append((*p)[:0], b...)
+	return p
 }
 
-func (d *direction) handOver(pkt []byte) {
+func (d *direction) handOver(pkt *[]byte) {
 	d.delivered.Add(1)
-	d.bytes.Add(uint64(len(pkt)))
+	d.bytes.Add(uint64(len(*pkt)))
 	d.deliver(pkt)
 }
 
@@ -151,7 +153,7 @@ func (d *direction) drain() {
 			}
 			if d.down.Load() { // went down while in flight
 				d.droppedDown.Add(1)
-				d.pool.Put(&item.pkt)
+				d.pool.Put(item.pkt)
 				continue
 			}
 			d.handOver(item.pkt)
@@ -176,7 +178,7 @@ func (d *direction) stats() Stats {
 type Port struct {
 	name   string
 	mtu    int
-	in     chan []byte
+	in     chan *[]byte
 	out    *direction
 	pool   *sync.Pool
 	closed chan struct{}
@@ -187,15 +189,15 @@ type Port struct {
 const portQueue = 1024
 
 func newPort(name string, mtu int, pool *sync.Pool) *Port {
-	return &Port{name: name, mtu: mtu, in: make(chan []byte, portQueue), pool: pool, closed: make(chan struct{})}
+	return &Port{name: name, mtu: mtu, in: make(chan *[]byte, portQueue), pool: pool, closed: make(chan struct{})}
 }
 
 // receive queues pkt for Read; a full queue drops it, as a NIC ring does.
-func (p *Port) receive(pkt []byte) {
+func (p *Port) receive(pkt *[]byte) {
 	select {
 	case p.in <- pkt:
 	default:
-		p.pool.Put(&pkt)
+		p.pool.Put(pkt)
 	}
 }
 
@@ -203,8 +205,8 @@ func (p *Port) receive(pkt []byte) {
 func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 	select {
 	case pkt := <-p.in:
-		sizes[0] = copy(bufs[0], pkt)
-		p.pool.Put(&pkt)
+		sizes[0] = copy(bufs[0], *pkt)
+		p.pool.Put(pkt)
 		return 1, nil
 	case <-p.closed:
 		return 0, fmt.Errorf("wire: read %s: %w", p.name, os.ErrClosed)
@@ -278,15 +280,15 @@ func NewHostLink(name string, host tun.Device, seed, stream uint64, tap func(pkt
 	l := &Link{A: newPort(name, mtu, pool), host: host, pumped: make(chan struct{})}
 	var mu sync.Mutex // several routers' goroutines write to one host
 	one := make([][]byte, 1)
-	l.ab = newDirection(seed, 2*stream, pool, func(pkt []byte) {
+	l.ab = newDirection(seed, 2*stream, pool, func(pkt *[]byte) {
 		mu.Lock()
 		if tap != nil {
-			tap(pkt)
+			tap(*pkt)
 		}
-		one[0] = pkt
+		one[0] = *pkt
 		host.Write(one)
 		mu.Unlock()
-		pool.Put(&pkt)
+		pool.Put(pkt)
 	})
 	l.ba = newDirection(seed, 2*stream+1, pool, l.A.receive)
 	l.A.out = l.ab
