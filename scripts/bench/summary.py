@@ -44,6 +44,10 @@ ROWS = [
 ]
 
 
+# Rows where icmpgw/kernel means nothing (shares, counts of losses).
+NO_RATIO = {"udp64_drop_pct", "udp64_cli_txdrop_pct", "ping5ms_loss", "ping1ms_loss"}
+
+
 def fmt(v):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -98,7 +102,7 @@ def main():
             else:
                 cells.append("-")
         ratio = None
-        if med.get("kernel") and "icmpgw" in med:
+        if metric not in NO_RATIO and med.get("kernel", 0) > 0 and "icmpgw" in med:
             ratio = med["icmpgw"] / med["kernel"]
             row["ratio"] = ratio
         verdict = ""
