@@ -40,6 +40,7 @@
 # python3) are installed with apt-get when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 repo=$PWD
 
 usage() { echo "usage: $0 [--micro] [--compare] [--rounds N] [--json FILE] [--prefix P] [GO-TEST-FLAGS...]" >&2; exit 2; }
@@ -113,12 +114,7 @@ cleanup() {
   local p n
   for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [[ -n $icmpgw_pid ]] && kill -0 "$icmpgw_pid" 2>/dev/null; then
-    kill -TERM "$icmpgw_pid"
-    for _ in $(seq 150); do kill -0 "$icmpgw_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$icmpgw_pid" 2>/dev/null && kill -KILL "$icmpgw_pid"
-    wait "$icmpgw_pid" 2>/dev/null
-  fi
+  [[ -z $icmpgw_pid ]] || stop_icmpgw "$icmpgw_pid"
   if ((started_up)); then
     "$bin" down --prefix "$iprefix" >/dev/null 2>&1 || echo "bench: icmpgw down --prefix $iprefix failed" >&2
   fi
@@ -174,16 +170,7 @@ log "icmpgw up --prefix $iprefix --ratelimit off"
 GODEBUG=gctrace=1 "$bin" up --prefix "$iprefix" --ratelimit off >"$tmp/up.log" 2>&1 &
 icmpgw_pid=$!
 started_up=1
-for _ in $(seq 300); do
-  grep -q ready "$tmp/up.log" && break
-  kill -0 "$icmpgw_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q ready "$tmp/up.log"; then
-  echo "bench: icmpgw did not get ready in 30 s:" >&2
-  cat "$tmp/up.log" >&2
-  exit 1
-fi
+wait_ready bench "$icmpgw_pid" "$tmp/up.log"
 ctl() { timeout 10 "$bin" ctl --prefix "$iprefix" "$@" >/dev/null; }
 # The same IPv6 setting as the kernel side (icmpgw already disables it on gw0).
 for n in "$IC" "$IS"; do

@@ -26,6 +26,7 @@
 # Without root it skips (exit 0), unless CI=true (exit 1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 repo=$PWD
 
 duration=60
@@ -103,12 +104,7 @@ cleanup() {
   for p in "${bg_pids[@]}"; do
     wait "$p" 2>/dev/null
   done
-  if [[ -n $icmpgw_pid ]] && kill -0 "$icmpgw_pid" 2>/dev/null; then
-    kill -TERM "$icmpgw_pid"
-    for _ in $(seq 150); do kill -0 "$icmpgw_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$icmpgw_pid" 2>/dev/null && kill -KILL "$icmpgw_pid"
-    wait "$icmpgw_pid" 2>/dev/null
-  fi
+  [[ -z $icmpgw_pid ]] || stop_icmpgw "$icmpgw_pid"
   if ((started_up)); then
     "$bin" down --prefix "$prefix" --scenario "$scenario" >/dev/null 2>&1 ||
       echo "soak: icmpgw down --prefix $prefix failed" >&2
@@ -137,16 +133,7 @@ log "icmpgw up --scenario soak --prefix $prefix --metrics 127.0.0.1:0 (duration 
 "$bin" up --scenario "$scenario" --prefix "$prefix" --metrics 127.0.0.1:0 >"$tmp/up.log" 2>&1 &
 icmpgw_pid=$!
 started_up=1
-for _ in $(seq 300); do
-  grep -q ready "$tmp/up.log" && break
-  kill -0 "$icmpgw_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q ready "$tmp/up.log"; then
-  echo "soak: icmpgw did not get ready in 30 s:" >&2
-  cat "$tmp/up.log" >&2
-  exit 1
-fi
+wait_ready soak "$icmpgw_pid" "$tmp/up.log"
 metrics_url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$tmp/up.log" | head -n 1)
 if [[ -z $metrics_url ]]; then
   echo "soak: icmpgw printed no metrics address:" >&2
