@@ -187,13 +187,15 @@ func (d *waterDevice) wrap(op string, err error) error {
 	}
 }
 
-// detached reports whether the device's link is gone: TUNGETIFF fails
-// with EBADFD once the netdev has been deleted.
+// detached reports whether the device's link is gone.
 func (d *waterDevice) detached() bool {
 	f, ok := d.rwc.(*os.File)
-	if !ok {
-		return false
-	}
+	return ok && detached(f)
+}
+
+// detached reports whether the TUN descriptor f has lost its link:
+// TUNGETIFF fails with EBADFD once the netdev has been deleted.
+func detached(f *os.File) bool {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return false

@@ -1,0 +1,170 @@
+package tun
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	wgtun "golang.zx2c4.com/wireguard/tun"
+	"golang.org/x/sys/unix"
+)
+
+// headroom is what wireguard-go's Write needs in front of each packet for
+// the virtio-net header (10 bytes), rounded up.
+const headroom = 16
+
+// maxCoalesced is the largest datagram GRO coalescing may build.
+const maxCoalesced = 65535
+
+// CreateOffloadIn is CreateIn for a device with the kernel's TUN offloads
+// on (IFF_VNET_HDR, TUN_F_CSUM|TSO4|TSO6, and USO4/USO6 where the kernel
+// has them). The host's kernel then hands over a TCP burst as one
+// super-packet and one read returns it as up to BatchSize MTU-sized
+// segments (GSO split); a Write of many segments of one flow reaches the
+// kernel as one super-packet (GRO). The router still sees every segment
+// on its own: offloads change how many system calls carry the packets,
+// not which packets there are. The virtio-net handling is wireguard-go's
+// (golang.zx2c4.com/wireguard/tun).
+func CreateOffloadIn(ns, name string, mtu int) (Device, error) {
+	if err := checkNamespaceName(ns); err != nil {
+		return nil, err
+	}
+	if err := checkLinkName(name); err != nil {
+		return nil, err
+	}
+	if mtu < 0 {
+		return nil, fmt.Errorf("tun: create %s in netns %s: mtu %d: want 0 (kernel default) or a positive MTU", name, ns, mtu)
+	}
+	if err := checkNoLink(ns, name); err != nil {
+		return nil, err
+	}
+	var dev wgtun.Device
+	err := inNamespace(ns, func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("TUNSETIFF: %w", err)
+		}
+		// Unmonitored: no netlink listener goroutines; icmpgw watches its
+		// links itself.
+		dev, _, err = wgtun.CreateUnmonitoredTUNFromFD(fd)
+		if err != nil {
+			unix.Close(fd)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tun: create %s in netns %s: %w", name, ns, err)
+	}
+	d := newOffloadDevice(dev, ns+"/"+name)
+	if d.mtu, err = setMTU(ns, name, mtu); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// offloadDevice adapts a wireguard-go tun.Device to Device.
+type offloadDevice struct {
+	dev  wgtun.Device
+	name string
+	mtu  int
+
+	// wbufs hold copies of the packets of one Write with headroom in
+	// front and room behind for GRO to coalesce into.
+	writeMu sync.Mutex
+	wbufs   [][]byte
+}
+
+var _ Device = (*offloadDevice)(nil)
+
+func newOffloadDevice(dev wgtun.Device, name string) *offloadDevice {
+	d := &offloadDevice{dev: dev, name: name, wbufs: make([][]byte, dev.BatchSize())}
+	for i := range d.wbufs {
+		d.wbufs[i] = make([]byte, 0, headroom+maxCoalesced)
+	}
+	return d
+}
+
+// Read implements Device. Each of bufs must hold an MTU-sized packet and
+// bufs[0] the largest datagram the host may send; a super-packet that
+// does not fit is an error, not a truncated packet.
+func (d *offloadDevice) Read(bufs [][]byte, sizes []int) (int, error) {
+	n, err := d.dev.Read(bufs, sizes, 0)
+	for i := range n {
+		if sizes[i] > len(bufs[i]) {
+			return 0, fmt.Errorf("tun: read from %s: segment of %d bytes overflows a %d-byte buffer", d.name, sizes[i], len(bufs[i]))
+		}
+	}
+	if err != nil {
+		return n, d.wrap("read from", err)
+	}
+	return n, nil
+}
+
+// Write implements Device. It copies the packets behind headroom, BatchSize
+// at a time, and lets wireguard-go coalesce what it can.
+func (d *offloadDevice) Write(bufs [][]byte) (int, error) {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	written := 0
+	for len(bufs) > 0 {
+		chunk := bufs[:min(len(bufs), len(d.wbufs))]
+		bufs = bufs[len(chunk):]
+		w := d.wbufs[:len(chunk)]
+		for i, b := range chunk {
+			w[i] = append(w[i][:headroom], b...)
+		}
+		if _, err := d.dev.Write(w, headroom); err != nil {
+			// wireguard-go reports bytes, not packets, and joins the
+			// errors of the packets the kernel refused.
+			return written, d.wrap("write to", err)
+		}
+		written += len(chunk)
+	}
+	return written, nil
+}
+
+// wrap says which device failed; errors that mean the device is closed or
+// its link deleted wrap os.ErrClosed.
+func (d *offloadDevice) wrap(op string, err error) error {
+	if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EBADFD) || d.detached() {
+		return fmt.Errorf("tun: %s %s: %w (%w)", op, d.name, os.ErrClosed, err)
+	}
+	return fmt.Errorf("tun: %s %s: %w", op, d.name, err)
+}
+
+// detached reports whether the device's link is gone; see
+// waterDevice.wrap for why an error alone does not tell.
+func (d *offloadDevice) detached() bool {
+	f, ok := d.dev.(interface{ File() *os.File })
+	return ok && detached(f.File())
+}
+
+// BatchSize implements Device.
+func (d *offloadDevice) BatchSize() int { return d.dev.BatchSize() }
+
+// MTU implements Device.
+func (d *offloadDevice) MTU() int { return d.mtu }
+
+// Name implements Device. It is "namespace/link".
+func (d *offloadDevice) Name() string { return d.name }
+
+// Close implements Device; closing the descriptor removes the link.
+func (d *offloadDevice) Close() error {
+	if err := d.dev.Close(); err != nil {
+		return d.wrap("close", err)
+	}
+	return nil
+}
