@@ -58,6 +58,7 @@ Try, while "icmpgw up" runs:
 
 icmpgw needs root: it creates network namespaces and TUN devices. It changes
 nothing outside the namespaces it creates, and deletes them when it stops.
+Once its lab is up, "icmpgw up" keeps only CAP_SYS_ADMIN (icmpgw up -h).
 Run "icmpgw COMMAND -h" for a command's flags.
 `
 
@@ -325,7 +326,7 @@ func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.C
 
 func up(args []string) error {
 	var lf labFlags
-	fs := newFlagSet("up [flags]", "Builds the default lab, or a scenario's topology (--scenario), and forwards\nuntil SIGINT or SIGTERM, then deletes exactly the namespaces and devices it\ncreated. Prints a line with \"ready\" once clients can use the lab. A\nscenario's timeline and steps are not run: explore by hand.", &lf, true)
+	fs := newFlagSet("up [flags]", "Builds the default lab, or a scenario's topology (--scenario), and forwards\nuntil SIGINT or SIGTERM, then deletes exactly the namespaces and devices it\ncreated. Prints a line with \"ready\" once clients can use the lab. A\nscenario's timeline and steps are not run: explore by hand.\n\nOnce the lab is up, before \"ready\", it drops every capability but\nCAP_SYS_ADMIN, which tear-down needs to unmount /run/netns/NAME, and sets\nno_new_privs: forwarding and changes through 'icmpgw ctl' need none.\n'icmpgw scenario run' and 'icmpgw demo' keep full privileges: their steps\nrun commands and probes as root inside the namespaces.", &lf, true)
 	fs.StringVar(&lf.scenario, "scenario", "", "a scenario `FILE` or built-in NAME whose topology to build (see 'icmpgw scenario list')")
 	if err := parse(fs, args, &lf); err != nil {
 		return err
@@ -352,6 +353,17 @@ func up(args []string) error {
 	}
 	defer os.Remove(sock)
 	go control.Serve(ctx, ln, t, lf.eventLog)
+	kept, err := dropCaps(keptCaps)
+	if err != nil {
+		t.Close()
+		lf.closeEvents()
+		return err
+	}
+	log := logger(lf.verbose)
+	log.Debug("capabilities dropped", "kept", capNames(kept.Prm), "bounding", capNames(kept.Bnd), "no_new_privs", kept.NoNewPrivs)
+	if kept.Bnd != kept.Prm {
+		log.Warn("bounding set left as it was: icmpgw lacks cap_setpcap (harmless: with no_new_privs set, nothing it might run can gain from it)")
+	}
 	fmt.Printf("icmpgw: lab ready: namespaces %s; control socket %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "), sock)
 	select {
 	case <-ctx.Done():
