@@ -37,11 +37,27 @@ type Stats struct {
 	Bytes                                                   uint64
 }
 
-// direction is one way across a link. send copies a datagram, applies the
-// state and impairment, and hands it to deliver now or after its delay.
+// buffer is a pooled copy of a datagram held on a delayed link.
+type buffer struct {
+	b   []byte
+	one [1][]byte // a batch of one, for delivering b without allocating
+}
+
+// batch returns b as a batch of one.
+func (p *buffer) batch() [][]byte {
+	p.one[0] = p.b
+	return p.one[:]
+}
+
+// direction is one way across a link. On a perfect wire sendBatch hands
+// the sender's datagrams straight to deliverNow, on the sender's
+// goroutine and without a copy. Otherwise send copies each datagram,
+// applies the state and impairment, and hands it to deliver now or after
+// its delay.
 type direction struct {
-	deliver func(pkt *[]byte) // takes ownership of pkt, a pooled buffer
-	pool    *sync.Pool
+	deliverNow func(pkts [][]byte) // must not keep pkts
+	deliver    func(pkt *buffer)   // takes ownership of pkt
+	pool       *sync.Pool
 
 	down   atomic.Bool
 	impair atomic.Pointer[Impairment]
@@ -59,12 +75,12 @@ type direction struct {
 
 type delayed struct {
 	due time.Time
-	pkt *[]byte
+	pkt *buffer
 }
 
-func newDirection(seed uint64, stream uint64, pool *sync.Pool, deliver func(*[]byte)) *direction {
+func newDirection(seed uint64, stream uint64, pool *sync.Pool, deliverNow func([][]byte), deliver func(*buffer)) *direction {
 	d := &direction{
-		deliver: deliver, pool: pool,
+		deliverNow: deliverNow, deliver: deliver, pool: pool,
 		rng:   rand.New(rand.NewPCG(seed, stream)),
 		queue: make(chan delayed, queueLen),
 		quit:  make(chan struct{}), done: make(chan struct{}),
@@ -74,6 +90,35 @@ func newDirection(seed uint64, stream uint64, pool *sync.Pool, deliver func(*[]b
 	return d
 }
 
+// perfect reports whether imp leaves datagrams alone.
+func (imp *Impairment) perfect() bool { return imp.Loss <= 0 && imp.Delay <= 0 && imp.Jitter <= 0 }
+
+// sendBatch sends pkts across the link. On a perfect wire with nothing
+// delayed in flight it delivers them at once, in one call: a hop is a
+// function call.
+func (d *direction) sendBatch(pkts [][]byte) {
+	if d.down.Load() {
+		d.sent.Add(uint64(len(pkts)))
+		d.droppedDown.Add(uint64(len(pkts)))
+		return
+	}
+	if d.impair.Load().perfect() && len(d.queue) == 0 {
+		var bytes int
+		for _, p := range pkts {
+			bytes += len(p)
+		}
+		d.sent.Add(uint64(len(pkts)))
+		d.delivered.Add(uint64(len(pkts)))
+		d.bytes.Add(uint64(bytes))
+		d.deliverNow(pkts)
+		return
+	}
+	for _, p := range pkts {
+		d.send(p)
+	}
+}
+
+// send sends one datagram through the impairments.
 func (d *direction) send(b []byte) {
 	d.sent.Add(1)
 	if d.down.Load() {
@@ -82,7 +127,7 @@ func (d *direction) send(b []byte) {
 	}
 	imp := d.impair.Load()
 	var wait time.Duration
-	if imp.Loss > 0 || imp.Delay > 0 || imp.Jitter > 0 {
+	if !imp.perfect() {
 		d.mu.Lock()
 		lost := imp.Loss > 0 && d.rng.Float64()*100 < imp.Loss
 		if !lost && (imp.Delay > 0 || imp.Jitter > 0) {
@@ -121,15 +166,15 @@ func (d *direction) send(b []byte) {
 }
 
 // copy copies b into a pooled buffer: the router reuses b at once.
-func (d *direction) copy(b []byte) *[]byte {
-	p := d.pool.Get().(*[]byte)
-	*p = append((*p)[:0], b...)
+func (d *direction) copy(b []byte) *buffer {
+	p := d.pool.Get().(*buffer)
+	p.b = append(p.b[:0], b...)
 	return p
 }
 
-func (d *direction) handOver(pkt *[]byte) {
+func (d *direction) handOver(pkt *buffer) {
 	d.delivered.Add(1)
-	d.bytes.Add(uint64(len(*pkt)))
+	d.bytes.Add(uint64(len(pkt.b)))
 	d.deliver(pkt)
 }
 
@@ -173,27 +218,56 @@ func (d *direction) stats() Stats {
 	}
 }
 
-// Port is a router's end of a Link: a tun.Device whose Read returns what
-// crossed the link toward it and whose Write sends across the link.
+// Port is a router's end of a Link: a tun.Device whose Write sends
+// across the link. What crosses the link toward the port goes to the
+// port's receiver, if it has one (SetReceiver), on the sender's goroutine;
+// otherwise it waits in a queue for Read.
 type Port struct {
-	name   string
-	mtu    int
-	in     chan *[]byte
-	out    *direction
-	pool   *sync.Pool
-	closed chan struct{}
-	once   sync.Once
+	name     string
+	mtu      int
+	in       chan *buffer
+	out      *direction
+	pool     *sync.Pool
+	receiver atomic.Pointer[func(pkts [][]byte)]
+	closed   chan struct{}
+	once     sync.Once
 }
 
 // portQueue bounds the datagrams waiting for a router to read them.
 const portQueue = 1024
 
 func newPort(name string, mtu int, pool *sync.Pool) *Port {
-	return &Port{name: name, mtu: mtu, in: make(chan *[]byte, portQueue), pool: pool, closed: make(chan struct{})}
+	return &Port{name: name, mtu: mtu, in: make(chan *buffer, portQueue), pool: pool, closed: make(chan struct{})}
 }
 
-// receive queues pkt for Read; a full queue drops it, as a NIC ring does.
-func (p *Port) receive(pkt *[]byte) {
+// SetReceiver makes fn take what crosses the link toward p, in place of
+// Read: a router's Receive, so that a hop is a function call. fn runs on
+// the goroutine that sent the datagrams (or, on a delayed link, the
+// link's own), possibly on several at once; it must not keep pkts.
+func (p *Port) SetReceiver(fn func(pkts [][]byte)) { p.receiver.Store(&fn) }
+
+// receiveNow takes datagrams that crossed a perfect wire; they are the
+// sender's.
+func (p *Port) receiveNow(pkts [][]byte) {
+	if fn := p.receiver.Load(); fn != nil {
+		(*fn)(pkts)
+		return
+	}
+	for _, b := range pkts {
+		buf := p.pool.Get().(*buffer)
+		buf.b = append(buf.b[:0], b...)
+		p.receive(buf)
+	}
+}
+
+// receive takes one delayed datagram; a full queue drops it, as a NIC
+// ring does.
+func (p *Port) receive(pkt *buffer) {
+	if fn := p.receiver.Load(); fn != nil {
+		(*fn)(pkt.batch())
+		p.pool.Put(pkt)
+		return
+	}
 	select {
 	case p.in <- pkt:
 	default:
@@ -205,7 +279,7 @@ func (p *Port) receive(pkt *[]byte) {
 func (p *Port) Read(bufs [][]byte, sizes []int) (int, error) {
 	select {
 	case pkt := <-p.in:
-		sizes[0] = copy(bufs[0], *pkt)
+		sizes[0] = copy(bufs[0], pkt.b)
 		p.pool.Put(pkt)
 		return 1, nil
 	case <-p.closed:
@@ -220,9 +294,7 @@ func (p *Port) Write(bufs [][]byte) (int, error) {
 		return 0, fmt.Errorf("wire: write %s: %w", p.name, os.ErrClosed)
 	default:
 	}
-	for _, b := range bufs {
-		p.out.send(b)
-	}
+	p.out.sendBatch(bufs)
 	return len(bufs), nil
 }
 
@@ -255,7 +327,7 @@ type Link struct {
 }
 
 func newPool(mtu int) *sync.Pool {
-	return &sync.Pool{New: func() any { b := make([]byte, 0, max(mtu, 1500)); return &b }}
+	return &sync.Pool{New: func() any { return &buffer{b: make([]byte, 0, max(mtu, 1500))} }}
 }
 
 // NewPair returns a link between two router interfaces, named nameA and
@@ -264,52 +336,74 @@ func newPool(mtu int) *sync.Pool {
 func NewPair(nameA, nameB string, mtu int, seed, stream uint64) *Link {
 	pool := newPool(mtu)
 	l := &Link{A: newPort(nameA, mtu, pool), B: newPort(nameB, mtu, pool)}
-	l.ab = newDirection(seed, 2*stream, pool, l.B.receive)
-	l.ba = newDirection(seed, 2*stream+1, pool, l.A.receive)
+	l.ab = newDirection(seed, 2*stream, pool, l.B.receiveNow, l.B.receive)
+	l.ba = newDirection(seed, 2*stream+1, pool, l.A.receiveNow, l.A.receive)
 	l.A.out, l.B.out = l.ab, l.ba
 	return l
 }
 
 // NewHostLink returns a link between a router interface, named name, and
 // host, a TUN device whose far side is a host's kernel. A goroutine reads
-// host until the link is closed. tap, if not nil, sees every datagram
-// delivered to the host, as it is delivered; it must not keep it.
+// host until the link is closed and passes what it reads across the link
+// — through the router, when the port has a receiver. tap, if not nil,
+// sees every datagram delivered to the host, as it is delivered; it must
+// not keep it.
 func NewHostLink(name string, host tun.Device, seed, stream uint64, tap func(pkt []byte)) *Link {
 	mtu := host.MTU()
 	pool := newPool(mtu)
 	l := &Link{A: newPort(name, mtu, pool), host: host, pumped: make(chan struct{})}
-	var mu sync.Mutex // several routers' goroutines write to one host
-	one := make([][]byte, 1)
-	l.ab = newDirection(seed, 2*stream, pool, func(pkt *[]byte) {
+	var mu sync.Mutex // several goroutines write to one host
+	toHost := func(pkts [][]byte) {
 		mu.Lock()
+		defer mu.Unlock()
 		if tap != nil {
-			tap(*pkt)
+			for _, p := range pkts {
+				tap(p)
+			}
 		}
-		one[0] = *pkt
-		host.Write(one)
-		mu.Unlock()
+		host.Write(pkts)
+	}
+	l.ab = newDirection(seed, 2*stream, pool, toHost, func(pkt *buffer) {
+		toHost(pkt.batch())
 		pool.Put(pkt)
 	})
-	l.ba = newDirection(seed, 2*stream+1, pool, l.A.receive)
+	l.ba = newDirection(seed, 2*stream+1, pool, l.A.receiveNow, l.A.receive)
 	l.A.out = l.ab
 	go l.pump()
 	return l
 }
 
-// pump carries what the host's kernel sends toward the router.
+// pump carries what the host's kernel sends toward the router, a batch
+// at a time. The first buffer takes the largest datagram; the others
+// take the MTU-sized segments of a super-packet split by an offloading
+// device.
 func (l *Link) pump() {
 	defer close(l.pumped)
-	bufs, sizes := [][]byte{make([]byte, 65535)}, []int{0}
+	batch := l.host.BatchSize()
+	bufs, sizes, pkts := make([][]byte, batch), make([]int, batch), make([][]byte, 0, batch)
+	bufs[0] = make([]byte, 65535)
+	for i := 1; i < batch; i++ {
+		bufs[i] = make([]byte, l.host.MTU()+segmentSlack)
+	}
 	for {
 		n, err := l.host.Read(bufs, sizes)
 		if n > 0 {
-			l.ba.send(bufs[0][:sizes[0]])
+			pkts = pkts[:0]
+			for i := range n {
+				pkts = append(pkts, bufs[i][:sizes[i]])
+			}
+			l.ba.sendBatch(pkts)
 		}
 		if err != nil {
 			return
 		}
 	}
 }
+
+// segmentSlack is room beyond the MTU in a segment buffer, for a host
+// whose segments do not quite fit its MTU; the device drops what still
+// does not fit.
+const segmentSlack = 256
 
 // SetUp brings the link up or down; down, it drops everything in both
 // directions, in flight included.

@@ -15,7 +15,7 @@ func read(t *testing.T, p *Port, within time.Duration) ([]byte, bool) {
 	t.Helper()
 	select {
 	case pkt := <-p.in:
-		b := append([]byte(nil), *pkt...)
+		b := append([]byte(nil), pkt.b...)
 		p.pool.Put(pkt)
 		return b, true
 	case <-time.After(within):
@@ -147,8 +147,68 @@ func TestHostLink(t *testing.T) {
 	}
 }
 
-// BenchmarkPairHop is one datagram across an unimpaired link: a copy into
-// a pooled buffer, a channel hand-off, and the copy out.
+// TestReceiverInline checks that a perfect wire hands the sender's own
+// datagrams to the receiver before Write returns: no copy, no queue.
+func TestReceiverInline(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	var got [][]byte
+	l.B.SetReceiver(func(pkts [][]byte) { got = append(got, pkts...) })
+	sent := [][]byte{[]byte("one"), []byte("two")}
+	l.A.Write(sent)
+	if len(got) != 2 || &got[0][0] != &sent[0][0] || &got[1][0] != &sent[1][0] {
+		t.Fatalf("receiver got %q, want the 2 datagrams written, not copies", got)
+	}
+	if ab, _ := l.Stats(); ab.Sent != 2 || ab.Delivered != 2 || ab.Bytes != 6 {
+		t.Errorf("stats %+v, want 2 sent and delivered, 6 bytes", ab)
+	}
+	l.SetUp(false)
+	l.A.Write(sent)
+	if ab, _ := l.Stats(); len(got) != 2 || ab.DroppedDown != 2 {
+		t.Errorf("down link: receiver has %d datagrams, dropped %d; want 2 and 2", len(got), ab.DroppedDown)
+	}
+}
+
+// TestReceiverDelayed checks that a delayed link copies, waits, and then
+// calls the receiver from its own goroutine.
+func TestReceiverDelayed(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	l.SetImpairment(Impairment{Delay: 20 * time.Millisecond})
+	got := make(chan []byte, 1)
+	l.B.SetReceiver(func(pkts [][]byte) { got <- append([]byte(nil), pkts[0]...) })
+	buf := []byte("late")
+	start := time.Now()
+	l.A.Write([][]byte{buf})
+	copy(buf, "XXXX")
+	select {
+	case b := <-got:
+		if string(b) != "late" || time.Since(start) < 20*time.Millisecond {
+			t.Errorf("got %q after %v, want %q after 20ms", b, time.Since(start), "late")
+		}
+	case <-time.After(time.Second):
+		t.Fatal("nothing delivered")
+	}
+}
+
+// BenchmarkPairHopInline is one datagram across a perfect wire to a
+// receiver: a function call.
+func BenchmarkPairHopInline(b *testing.B) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	var n int
+	l.B.SetReceiver(func(pkts [][]byte) { n += len(pkts) })
+	pkt := [][]byte{make([]byte, 1400)}
+	b.ReportAllocs()
+	b.SetBytes(1400)
+	for b.Loop() {
+		l.A.Write(pkt)
+	}
+}
+
+// BenchmarkPairHop is one datagram across a perfect wire to a port
+// without a receiver: a copy into a pooled buffer, a channel hand-off,
+// and the copy out.
 func BenchmarkPairHop(b *testing.B) {
 	l := NewPair("a", "b", 1500, 1, 0)
 	defer l.Close()
