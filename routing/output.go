@@ -6,11 +6,11 @@ import (
 	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
-// arenaSize holds a 65535-byte datagram split into 68-byte fragments, each
-// with a 60-byte header, plus the ICMP a router may add.
-const arenaSize = 256 << 10
+// arenaSize holds the ICMP messages most batches originate; fragments
+// and long Echo Replies grow the arena, once, by append.
+const arenaSize = 8 << 10
 
-// Output collects what one call of Process sends: datagrams, each with the
+// Output collects what calls of Process send: datagrams, each with the
 // interface it leaves by. Its memory is allocated once and reused; one
 // Output belongs to one goroutine.
 type Output struct {
@@ -19,7 +19,7 @@ type Output struct {
 	Packets []Egress
 
 	arena []byte
-	one   [1][]byte // scratch for Device.Write
+	batch [][]byte // scratch for Device.Write
 }
 
 // Egress is one datagram to send.
@@ -32,10 +32,14 @@ type Egress struct {
 
 // NewOutput returns an empty Output.
 func NewOutput() *Output {
-	return &Output{Packets: make([]Egress, 0, 64), arena: make([]byte, 0, arenaSize)}
+	return &Output{
+		Packets: make([]Egress, 0, 256),
+		arena:   make([]byte, 0, arenaSize),
+		batch:   make([][]byte, 0, 256),
+	}
 }
 
-// Reset empties o for the next datagram.
+// Reset empties o for the next datagram or batch.
 func (o *Output) Reset() {
 	o.Packets = o.Packets[:0]
 	o.arena = o.arena[:0]

@@ -73,6 +73,7 @@ type Router struct {
 	stats  counters
 
 	delayed atomic.Int64 // ICMP messages held back by Policy.Delay
+	outputs sync.Pool    // of *Output, for Receive
 	frags   reassembler  // datagrams to the router, in pieces
 
 	configMu sync.Mutex
@@ -89,6 +90,7 @@ type policyState struct {
 // their connected subnets, and policy.
 func New(ifaces []*Interface, policy responder.Policy) *Router {
 	r := &Router{Ifaces: ifaces, Routes: new(Table), config: make(map[netip.Prefix]Route)}
+	r.outputs.New = func() any { return NewOutput() }
 	r.SetPolicy(policy)
 	for _, ifc := range ifaces {
 		ifc.broadcast = broadcastOf(ifc.Addr)

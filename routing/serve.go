@@ -10,10 +10,10 @@ import (
 // maxDatagram is the largest IPv4 datagram.
 const maxDatagram = 65535
 
-// Serve reads datagrams from in's device until it is closed, passes each
-// to Process and sends what Process produced. It returns nil once the
+// Serve reads datagrams from in's device until it is closed, a batch at
+// a time, and handles each batch as Receive does. It returns nil once the
 // device is closed, or the read error that stopped it. Run one Serve per
-// interface.
+// interface whose device is not an in-process link calling Receive.
 func (r *Router) Serve(in *Interface) error {
 	batch := in.Dev.BatchSize()
 	bufs := make([][]byte, batch)
@@ -21,14 +21,15 @@ func (r *Router) Serve(in *Interface) error {
 		bufs[i] = make([]byte, maxDatagram)
 	}
 	sizes := make([]int, batch)
+	pkts := make([][]byte, 0, batch)
 	out := NewOutput()
 	for {
 		n, err := in.Dev.Read(bufs, sizes)
+		pkts = pkts[:0]
 		for i := range n {
-			out.Reset()
-			r.Process(in, bufs[i][:sizes[i]], out)
-			r.Send(out)
+			pkts = append(pkts, bufs[i][:sizes[i]])
 		}
+		r.handle(in, pkts, out)
 		if errors.Is(err, os.ErrClosed) {
 			return nil
 		}
@@ -38,32 +39,71 @@ func (r *Router) Serve(in *Interface) error {
 	}
 }
 
+// Receive handles datagrams that arrived on in, on the caller's
+// goroutine: an in-process link calls it instead of queueing, so a hop
+// between two virtual routers is a function call. Process may rewrite
+// the datagrams in place; they are the caller's again when Receive
+// returns. Receive is safe for concurrent use.
+func (r *Router) Receive(in *Interface, pkts [][]byte) {
+	out := r.outputs.Get().(*Output)
+	r.handle(in, pkts, out)
+	r.outputs.Put(out)
+}
+
+// handle processes pkts into out and sends the result.
+func (r *Router) handle(in *Interface, pkts [][]byte, out *Output) {
+	out.Reset()
+	for _, p := range pkts {
+		r.Process(in, p, out)
+	}
+	r.Send(out)
+}
+
 // maxDelayed bounds the ICMP messages held back by Policy.Delay at once;
 // beyond it they are dropped and counted, as a slow path's queue would.
 const maxDelayed = 4096
 
-// Send writes out's datagrams to their devices, in order. A failed write
-// is counted, not returned: the datagram is lost, as on a congested link.
+// Send writes out's datagrams to their devices, in order. Consecutive
+// datagrams for one interface go in one Write, so a device that coalesces
+// (GRO) sees a whole batch. A failed write is counted, not returned: the
+// datagram is lost, as on a congested link.
 func (r *Router) Send(out *Output) {
-	for _, e := range out.Packets {
+	pkts := out.Packets
+	for i := 0; i < len(pkts); {
+		e := pkts[i]
 		if e.Delay > 0 {
 			r.sendLater(e)
+			i++
 			continue
 		}
-		out.one[0] = e.Data
-		r.write(e.Iface, out.one[:])
+		batch := out.batch[:0]
+		for ; i < len(pkts) && pkts[i].Iface == e.Iface && pkts[i].Delay == 0; i++ {
+			batch = append(batch, pkts[i].Data)
+		}
+		r.write(e.Iface, batch)
+		out.batch = batch[:0]
 	}
 }
 
-// write writes one datagram and counts it.
-func (r *Router) write(ifc *Interface, one [][]byte) {
-	if _, err := ifc.Dev.Write(one); err != nil {
-		r.stats.writeErrors.Add(1)
-		ifc.txErrors.Add(1)
-		return
+// write writes datagrams to ifc and counts them. A device that fails part
+// of a Write reports how many it wrote; the counters take them to be the
+// first ones.
+func (r *Router) write(ifc *Interface, pkts [][]byte) {
+	n, err := ifc.Dev.Write(pkts)
+	n = min(max(n, 0), len(pkts))
+	if err != nil && n == len(pkts) {
+		n = 0 // a device that fails without saying which: count them all
 	}
-	ifc.txPackets.Add(1)
-	ifc.txBytes.Add(uint64(len(one[0])))
+	if lost := len(pkts) - n; lost > 0 {
+		r.stats.writeErrors.Add(uint64(lost))
+		ifc.txErrors.Add(uint64(lost))
+	}
+	var bytes int
+	for _, p := range pkts[:n] {
+		bytes += len(p)
+	}
+	ifc.txPackets.Add(uint64(n))
+	ifc.txBytes.Add(uint64(bytes))
 }
 
 // sendLater writes a copy of e after e.Delay.
