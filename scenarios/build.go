@@ -86,6 +86,10 @@ type Options struct {
 	// every timeline event.
 	Events *EventLog
 	Pcap   string // directory for one pcapng file per router interface, ROUTER-IFACE.pcapng; "" for none
+	// PlainTUN opens the hosts' TUN devices without offloads (water): one
+	// datagram per system call each way. The default uses the kernel's
+	// TUN offloads (tun.CreateOffloadIn).
+	PlainTUN bool
 }
 
 // Build brings sc's topology up: namespaces (prefix + host name) with a
@@ -158,7 +162,11 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		}
 		t.Namespaces = append(t.Namespaces, ns)
 		mtu := sc.linkOf(Endpoint{Node: h.Name}).MTU
-		dev, err := tun.CreateIn(ns, h.iface(), mtu)
+		create := tun.CreateOffloadIn
+		if o.PlainTUN {
+			create = tun.CreateIn
+		}
+		dev, err := create(ns, h.iface(), mtu)
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +180,7 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 	}
 
 	// Links, then routers whose interfaces are the links' ports.
-	ports := make(map[Endpoint]tun.Device)
+	ports := make(map[Endpoint]*wire.Port)
 	for i, ls := range sc.Links {
 		stream := uint64(i)
 		var w *wire.Link
@@ -200,22 +208,39 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 	}
 	for _, rs := range sc.Routers {
 		var ifaces []*routing.Interface
+		var receivers []func(r *routing.Router)
 		for _, is := range rs.Ifaces {
 			end := Endpoint{Node: rs.Name, Iface: is.Name}
-			dev, ok := ports[end]
+			port, ok := ports[end]
 			if !ok {
 				// An interface on no link: up, with nothing behind it.
 				w := wire.NewPair(end.String(), "", 1500, seed, 0)
 				t.spare = append(t.spare, w)
-				dev = w.A
+				port = w.A
 			}
+			var dev tun.Device = port
+			var pcap *capture.Device
 			if o.Pcap != "" {
-				if dev, err = t.capture(filepath.Join(o.Pcap, rs.Name+"-"+is.Name+".pcapng"), end.String(), dev); err != nil {
+				if pcap, err = t.capture(filepath.Join(o.Pcap, rs.Name+"-"+is.Name+".pcapng"), end.String(), dev); err != nil {
 					return nil, err
 				}
+				dev = pcap
 			}
 			ifc := &routing.Interface{Name: is.Name, Addr: is.Addr, MTU: dev.MTU(), NoRedirects: is.NoRedirects, Dev: dev}
 			ifaces = append(ifaces, ifc)
+			// What crosses the link toward the router goes straight into
+			// its packet path, on the sender's goroutine: a hop is a
+			// function call (wire.Port.SetReceiver).
+			receivers = append(receivers, func(r *routing.Router) {
+				if pcap == nil {
+					port.SetReceiver(func(pkts [][]byte) { r.Receive(ifc, pkts) })
+					return
+				}
+				port.SetReceiver(func(pkts [][]byte) {
+					pcap.Received(pkts)
+					r.Receive(ifc, pkts)
+				})
+			})
 			if l := t.link(end); l != nil {
 				l.ends = append(l.ends, routerEnd{iface: ifc})
 			}
@@ -232,6 +257,9 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 			r.AddRoute(rt)
 		}
 		t.Routers[rs.Name] = r
+		for _, attach := range receivers {
+			attach(r)
+		}
 		log.Debug("router up", "router", rs.Name, "ifaces", len(ifaces), "routes", len(rs.Routes))
 		for _, l := range t.links {
 			for i := range l.ends {
@@ -252,22 +280,12 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 	t.ready = true
 	t.goneMu.Unlock()
 	t.wg.Go(t.watchHosts)
-	for _, rs := range sc.Routers {
-		r := t.Routers[rs.Name]
-		for _, ifc := range r.Ifaces {
-			t.wg.Go(func() {
-				if err := r.Serve(ifc); err != nil {
-					log.Error("interface stopped", "router", rs.Name, "iface", ifc.Name, "err", err)
-				}
-			})
-		}
-	}
 	return t, nil
 }
 
 // capture records what crosses router interface dev (named name) to a new
 // pcapng file at path, closed by teardown.
-func (t *Topology) capture(path, name string, dev tun.Device) (tun.Device, error) {
+func (t *Topology) capture(path, name string, dev tun.Device) (*capture.Device, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcap: %w", err)

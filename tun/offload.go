@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
-	wgtun "golang.zx2c4.com/wireguard/tun"
 	"golang.org/x/sys/unix"
+	wgtun "golang.zx2c4.com/wireguard/tun"
 )
 
 // headroom is what wireguard-go's Write needs in front of each packet for
@@ -85,6 +86,8 @@ type offloadDevice struct {
 	// front and room behind for GRO to coalesce into.
 	writeMu sync.Mutex
 	wbufs   [][]byte
+
+	dropped atomic.Uint64
 }
 
 var _ Device = (*offloadDevice)(nil)
@@ -97,21 +100,43 @@ func newOffloadDevice(dev wgtun.Device, name string) *offloadDevice {
 	return d
 }
 
-// Read implements Device. Each of bufs must hold an MTU-sized packet and
-// bufs[0] the largest datagram the host may send; a super-packet that
-// does not fit is an error, not a truncated packet.
+// maxBadReads is how many malformed super-packets in a row Read drops
+// before it gives up and returns the error.
+const maxBadReads = 64
+
+// Read implements Device. bufs[0] must hold the largest datagram the host
+// may send and each other buffer an MTU-sized segment. A super-packet
+// that cannot be split (a malformed virtio-net header, a segment too
+// large for its buffer) is dropped and counted in Dropped, as a NIC drops
+// a bad frame.
 func (d *offloadDevice) Read(bufs [][]byte, sizes []int) (int, error) {
-	n, err := d.dev.Read(bufs, sizes, 0)
-	for i := range n {
+	for bad := 0; ; bad++ {
+		n, err := d.dev.Read(bufs, sizes, 0)
+		if err == nil && fits(bufs[:n], sizes) {
+			return n, nil
+		}
+		if err == nil {
+			err = errors.New("segment larger than its buffer")
+		}
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EBADFD) || bad == maxBadReads || d.detached() {
+			return 0, d.wrap("read from", err)
+		}
+		d.dropped.Add(1)
+	}
+}
+
+// fits reports whether every packet read fits its buffer.
+func fits(bufs [][]byte, sizes []int) bool {
+	for i := range bufs {
 		if sizes[i] > len(bufs[i]) {
-			return 0, fmt.Errorf("tun: read from %s: segment of %d bytes overflows a %d-byte buffer", d.name, sizes[i], len(bufs[i]))
+			return false
 		}
 	}
-	if err != nil {
-		return n, d.wrap("read from", err)
-	}
-	return n, nil
+	return true
 }
+
+// Dropped counts the super-packets Read could not split.
+func (d *offloadDevice) Dropped() uint64 { return d.dropped.Load() }
 
 // Write implements Device. It copies the packets behind headroom, BatchSize
 // at a time, and lets wireguard-go coalesce what it can.

@@ -111,6 +111,14 @@ func (d *Device) Read(bufs [][]byte, sizes []int) (int, error) {
 	return n, err
 }
 
+// Received records datagrams that reached the wrapped device's interface
+// without a Read: those an in-process link hands to a router directly.
+func (d *Device) Received(pkts [][]byte) {
+	for _, b := range pkts {
+		d.record(b, inbound)
+	}
+}
+
 // Write implements tun.Device. It records each datagram as it is handed
 // to the wrapped device, whether or not that device then delivers it.
 func (d *Device) Write(bufs [][]byte) (int, error) {
