@@ -59,15 +59,26 @@ type EventLog struct {
 	ch      chan Record
 	done    chan struct{}
 	dropped atomic.Uint64
-	once    sync.Once
+
+	closeMu sync.RWMutex // Add holds it shared: no send on a closed ch
+	closed  bool
+
+	// discard: nothing reads the log unless someone follows it, so ICMP
+	// decisions are not even summarized (see wanted).
+	discard   bool
+	followers atomic.Int32
 
 	subMu sync.Mutex
 	subs  map[chan Record]struct{}
 }
 
+// wanted reports whether anything reads the records: the packet path
+// skips building them otherwise.
+func (l *EventLog) wanted() bool { return !l.discard || l.followers.Load() > 0 }
+
 // NewEventLog starts writing records to w.
 func NewEventLog(w io.Writer) *EventLog {
-	l := &EventLog{ch: make(chan Record, eventQueue), done: make(chan struct{}), subs: map[chan Record]struct{}{}}
+	l := &EventLog{ch: make(chan Record, eventQueue), done: make(chan struct{}), subs: map[chan Record]struct{}{}, discard: w == io.Discard}
 	go func() {
 		defer close(l.done)
 		enc := json.NewEncoder(w)
@@ -103,19 +114,27 @@ func (l *EventLog) Follow() (records <-chan Record, stop func()) {
 		return ch, func() {}
 	}
 	l.subs[ch] = struct{}{}
+	l.followers.Add(1)
 	return ch, func() {
 		l.subMu.Lock()
 		defer l.subMu.Unlock()
 		if _, ok := l.subs[ch]; ok {
 			delete(l.subs, ch)
+			l.followers.Add(-1)
 			close(ch)
 		}
 	}
 }
 
-// Add queues r; a full queue drops it.
+// Add queues r; a full queue drops it, and so does a closed log.
 func (l *EventLog) Add(r Record) {
 	if l == nil {
+		return
+	}
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
+		l.dropped.Add(1)
 		return
 	}
 	select {
@@ -131,7 +150,12 @@ func (l *EventLog) Close() uint64 {
 	if l == nil {
 		return 0
 	}
-	l.once.Do(func() { close(l.ch) })
+	l.closeMu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.ch)
+	}
+	l.closeMu.Unlock()
 	<-l.done
 	return l.dropped.Load()
 }
@@ -139,6 +163,9 @@ func (l *EventLog) Close() uint64 {
 // decisions returns the routing.Router.OnDecision hook of router name.
 func (l *EventLog) decisions(name string) func(routing.Decision) {
 	return func(d routing.Decision) {
+		if !l.wanted() {
+			return
+		}
 		r := Record{Time: time.Now(), Kind: "icmp", Router: name, About: summarize(d.Orig)}
 		dst := d.Orig.Src()
 		switch {

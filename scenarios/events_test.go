@@ -3,8 +3,10 @@ package scenarios
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/icmpgw/icmpgw/responder"
@@ -49,5 +51,23 @@ func TestEventLogRecordsDecisions(t *testing.T) {
 	}
 	if hole.Reason != "blackhole" || hole.Type != "" || hole.About.Proto != "icmp echo" || hole.About.ID != 7 || hole.About.Seq != 1 {
 		t.Errorf("blackhole record %+v (about %+v)", hole, hole.About)
+	}
+}
+
+// TestAddAfterClose checks that a record added while or after the log
+// closes is dropped, not a panic (a control API change racing shutdown).
+func TestAddAfterClose(t *testing.T) {
+	l := NewEventLog(io.Discard)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 1000 {
+			l.Add(Record{Kind: "change"})
+		}
+	})
+	l.Close()
+	wg.Wait()
+	l.Add(Record{Kind: "change"})
+	if l.Close() == 0 {
+		t.Error("a record added after Close was not counted as dropped")
 	}
 }
