@@ -68,7 +68,11 @@ func CreateOffloadIn(ns, name string, mtu int) (Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tun: create %s in netns %s: %w", name, ns, err)
 	}
-	d := newOffloadDevice(dev, ns+"/"+name)
+	d, err := newOffloadDevice(dev, ns+"/"+name)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
 	if d.mtu, err = setMTU(ns, name, mtu); err != nil {
 		d.Close()
 		return nil, err
@@ -88,28 +92,68 @@ type offloadDevice struct {
 	wbufs   [][]byte
 
 	dropped atomic.Uint64
+
+	// queued's state, made once: Read allocates nothing.
+	rawConn syscall.RawConn
+	poll    func(fd uintptr)
+	pollFd  [1]unix.PollFd
+	pollN   int
 }
 
 var _ Device = (*offloadDevice)(nil)
 
-func newOffloadDevice(dev wgtun.Device, name string) *offloadDevice {
+func newOffloadDevice(dev wgtun.Device, name string) (*offloadDevice, error) {
 	d := &offloadDevice{dev: dev, name: name, wbufs: make([][]byte, dev.BatchSize())}
 	for i := range d.wbufs {
 		d.wbufs[i] = make([]byte, 0, headroom+maxCoalesced)
 	}
-	return d
+	f, ok := dev.(interface{ File() *os.File })
+	if !ok {
+		return nil, fmt.Errorf("tun: %s: wireguard-go device has no File", name)
+	}
+	var err error
+	if d.rawConn, err = f.File().SyscallConn(); err != nil {
+		return nil, fmt.Errorf("tun: %s: %w", name, err)
+	}
+	d.poll = func(fd uintptr) {
+		d.pollFd[0].Fd = int32(fd)
+		d.pollN, _ = unix.Poll(d.pollFd[:], 0)
+	}
+	return d, nil
 }
 
 // maxBadReads is how many malformed super-packets in a row Read drops
 // before it gives up and returns the error.
 const maxBadReads = 64
 
-// Read implements Device. bufs[0] must hold the largest datagram the host
-// may send and each other buffer an MTU-sized segment. A super-packet
-// that cannot be split (a malformed virtio-net header, a segment too
-// large for its buffer) is dropped and counted in Dropped, as a NIC drops
-// a bad frame.
+// drainRoom is how many free buffers Read wants before it takes another
+// queued packet: enough for a 64 KiB super-packet of 1 KiB segments.
+const drainRoom = 64
+
+// Read implements Device. It blocks for one packet (or super-packet),
+// then takes whatever else the kernel has queued without waiting, while
+// bufs has room: under load the batch grows and the Write it turns into
+// can coalesce. bufs[0] must hold the largest datagram the host may send
+// and each other buffer an MTU-sized segment. A super-packet that cannot
+// be split (a malformed virtio-net header, a segment too large for its
+// buffer) is dropped and counted in Dropped, as a NIC drops a bad frame.
 func (d *offloadDevice) Read(bufs [][]byte, sizes []int) (int, error) {
+	n, err := d.read(bufs, sizes)
+	if err != nil {
+		return 0, err
+	}
+	for len(bufs)-n >= drainRoom && d.queued() {
+		m, err := d.read(bufs[n:], sizes[n:])
+		if err != nil {
+			break // the next Read reports it
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// read reads one packet or super-packet, dropping bad ones.
+func (d *offloadDevice) read(bufs [][]byte, sizes []int) (int, error) {
 	for bad := 0; ; bad++ {
 		n, err := d.dev.Read(bufs, sizes, 0)
 		if err == nil && fits(bufs[:n], sizes) {
@@ -123,6 +167,17 @@ func (d *offloadDevice) Read(bufs [][]byte, sizes []int) (int, error) {
 		}
 		d.dropped.Add(1)
 	}
+}
+
+// queued reports whether a Read would find a packet at once: a poll(2)
+// with no timeout. Reads are serialized, so nothing takes it meanwhile.
+func (d *offloadDevice) queued() bool {
+	d.pollFd[0] = unix.PollFd{Events: unix.POLLIN}
+	d.pollN = 0
+	if d.rawConn.Control(d.poll) != nil {
+		return false
+	}
+	return d.pollN > 0 && d.pollFd[0].Revents&unix.POLLIN != 0
 }
 
 // fits reports whether every packet read fits its buffer.
