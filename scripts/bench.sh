@@ -17,8 +17,10 @@
 #   --rounds times (default 3, at least 3); the table gives median [min-max]
 #   and icmpgw/kernel:
 #     - 64-byte UDP flood (iperf3 -u -l 64 -b 0): forwarded packets/s counted
-#       at the server's gw0 over 4 s after a 1 s warm-up, offered packets/s
-#       (the client's UDP OutDatagrams) and the share dropped on the way;
+#       by the server's UDP layer (InDatagrams + RcvbufErrors: every datagram
+#       that reached the socket; gw0's rx_packets counts a coalesced GRO
+#       packet once) over 4 s after a 1 s warm-up, offered packets/s (the
+#       client's UDP OutDatagrams) and the share dropped on the way;
 #     - TCP bulk, 1 and 4 streams (iperf3 -t 5 -O 1), receiver's Mbit/s;
 #     - ping RTT median and p99, 500 pings at 5 ms and at 1 ms intervals;
 #     - Time Exceeded/s with the limiter off (kernel: icmp_ratemask=0 in its
@@ -27,6 +29,10 @@
 #     - Time Exceeded drawn by a 1000-datagram TTL=1 flood with Linux limits
 #       on (kernel defaults; icmpgw `ctl policy r1 {ratelimit: linux}`), which
 #       must match;
+#     - virtual hops: the 64-byte UDP flood through a 5-router chain of
+#       in-process routers (scripts/bench/chain5.yaml, `icmpgw up --prefix
+#       PREFIXc`, same hosts and addresses) against the 1-router lab, and
+#       the share of packets/s the 4 extra hops cost;
 #     - icmpgw's CPU µs per packet it read (utime+stime from /proc/PID/stat
 #       over packets both hosts' gw0 sent it), GC cycles in each measured
 #       window (GODEBUG=gctrace=1) and peak RSS (VmHWM).
@@ -96,6 +102,8 @@ fi
 KC=${prefix}kclient KR=${prefix}krouter KS=${prefix}kserver # kernel topology
 iprefix=${prefix}i
 IC=${iprefix}client IS=${iprefix}server # icmpgw's default lab with our prefix
+cprefix=${prefix}c
+CC=${cprefix}client CS=${cprefix}server # the 5-router chain
 SRV_ADDR=203.0.113.2
 tmp=$(mktemp -d /tmp/icmpgw-bench.XXXXXX)
 bin=$tmp/icmpgw
@@ -104,7 +112,9 @@ results=$tmp/results.tsv # metric topo round value
 created_ns=()   # kernel-side namespaces this run made, deleted by name
 bg_pids=()      # iperf3 servers
 icmpgw_pid=
+chain_pid=
 started_up=0
+started_chain=0
 t0=$SECONDS
 log() { printf '[bench +%3ds] %s\n' "$((SECONDS - t0))" "$*"; }
 
@@ -115,8 +125,13 @@ cleanup() {
   for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
   [[ -z $icmpgw_pid ]] || stop_icmpgw "$icmpgw_pid"
+  [[ -z $chain_pid ]] || stop_icmpgw "$chain_pid"
   if ((started_up)); then
     "$bin" down --prefix "$iprefix" >/dev/null 2>&1 || echo "bench: icmpgw down --prefix $iprefix failed" >&2
+  fi
+  if ((started_chain)); then
+    "$bin" down --prefix "$cprefix" --scenario "$repo/scripts/bench/chain5.yaml" >/dev/null 2>&1 ||
+      echo "bench: icmpgw down --prefix $cprefix failed" >&2
   fi
   for n in "${created_ns[@]}"; do ip netns del "$n" 2>/dev/null; done
   rm -rf "$tmp"
@@ -125,7 +140,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for n in "$KC" "$KR" "$KS" "$IC" "$IS"; do
+for n in "$KC" "$KR" "$KS" "$IC" "$IS" "$CC" "$CS"; do
   if ip netns list | awk '{print $1}' | grep -qxF "$n"; then
     echo "bench: namespace $n exists; pick another --prefix" >&2
     exit 1
@@ -171,15 +186,20 @@ GODEBUG=gctrace=1 "$bin" up --prefix "$iprefix" --ratelimit off >"$tmp/up.log" 2
 icmpgw_pid=$!
 started_up=1
 wait_ready bench "$icmpgw_pid" "$tmp/up.log"
+log "icmpgw up --prefix $cprefix --scenario scripts/bench/chain5.yaml --ratelimit off"
+"$bin" up --prefix "$cprefix" --scenario "$repo/scripts/bench/chain5.yaml" --ratelimit off >"$tmp/chain.log" 2>&1 &
+chain_pid=$!
+started_chain=1
+wait_ready bench "$chain_pid" "$tmp/chain.log"
 ctl() { timeout 10 "$bin" ctl --prefix "$iprefix" "$@" >/dev/null; }
 # The same IPv6 setting as the kernel side (icmpgw already disables it on gw0).
-for n in "$IC" "$IS"; do
+for n in "$IC" "$IS" "$CC" "$CS"; do
   ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done
 
 # ------------------------------------------------------------ helpers
-cli() { case $1 in kernel) echo "$KC" ;; icmpgw) echo "$IC" ;; esac; }
-srv() { case $1 in kernel) echo "$KS" ;; icmpgw) echo "$IS" ;; esac; }
+cli() { case $1 in kernel) echo "$KC" ;; icmpgw) echo "$IC" ;; chain) echo "$CC" ;; esac; }
+srv() { case $1 in kernel) echo "$KS" ;; icmpgw) echo "$IS" ;; chain) echo "$CS" ;; esac; }
 ifstat() { ip netns exec "$1" cat "/sys/class/net/gw0/statistics/$2"; } # NS FIELD
 snmp() { # NS PROTO FIELD: a counter of the namespace's /proc/net/snmp
   ip netns exec "$1" awk -v p="$2:" -v f="$3" '$1 == p { if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 } else print $col[f] }' /proc/net/snmp
@@ -190,6 +210,7 @@ utime_ticks() { [[ -n $icmpgw_pid ]] && awk '{print $14}' "/proc/$icmpgw_pid/sta
 gc_count() { grep -c '^gc [0-9]' "$tmp/up.log" || true; }
 sys_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # all cores, ticks
 icmpgw_pkts() { echo $(($(ifstat "$IC" tx_packets) + $(ifstat "$IS" tx_packets))); } # what icmpgw read
+udp_in() { echo $(($(snmp "$1" Udp InDatagrams) + $(snmp "$1" Udp RcvbufErrors))); } # NS: datagrams that reached a socket
 rec() { echo "$1	$2	$3	$4" >>"$results"; } # METRIC TOPO ROUND VALUE
 div() { awk -v a="$1" -v b="$2" -v m="${3:-1}" 'BEGIN { if (b == 0) print "nan"; else printf "%.4f\n", a * m / b }'; }
 
@@ -210,12 +231,12 @@ win_end() { # TOPO ROUND NAME PACKETS: record CPU figures per PACKETS
 }
 
 # iperf3 servers, one per server namespace, bounded in time.
-for topo in kernel icmpgw; do
+for topo in kernel icmpgw chain; do
   ip netns exec "$(srv $topo)" timeout 900 iperf3 -s -B "$SRV_ADDR" -p 5201 >"$tmp/iperf3-server-$topo.log" 2>&1 &
   bg_pids+=($!)
 done
 sleep 0.5
-for topo in kernel icmpgw; do # resolve neighbours, check the path
+for topo in kernel icmpgw chain; do # resolve neighbours, check the path
   if ! ip netns exec "$(cli $topo)" ping -c 3 -i 0.2 -W 2 -q "$SRV_ADDR" >/dev/null; then
     echo "bench: $topo: no ping reply from $SRV_ADDR through the router" >&2
     exit 1
@@ -231,16 +252,16 @@ w_udp64() {
   timeout 20 ip netns exec "$c" iperf3 -c "$SRV_ADDR" -p 5201 -u -l 64 -b 0 -t $((secs + 2)) >"$tmp/udp-$topo-$r.log" 2>&1 &
   local p=$!
   sleep 1 # warm-up
-  rx0=$(ifstat "$s" rx_packets) out0=$(snmp "$c" Udp OutDatagrams) qd0=$(ifstat "$c" tx_dropped)
+  rx0=$(udp_in "$s") out0=$(snmp "$c" Udp OutDatagrams) qd0=$(ifstat "$c" tx_dropped)
   win_start
   sleep "$secs"
-  rx1=$(ifstat "$s" rx_packets) out1=$(snmp "$c" Udp OutDatagrams) qd1=$(ifstat "$c" tx_dropped)
+  rx1=$(udp_in "$s") out1=$(snmp "$c" Udp OutDatagrams) qd1=$(ifstat "$c" tx_dropped)
   win_end "$topo" "$r" udp64 $((rx1 - rx0))
   wait "$p" || echo "bench: $topo round $r: iperf3 -u exited $?: $(tail -n 3 "$tmp/udp-$topo-$r.log")" >&2
   rec udp64_pps "$topo" "$r" "$(div $((rx1 - rx0)) $secs)"
   rec udp64_offered_pps "$topo" "$r" "$(div $((out1 - out0)) $secs)"
-  # The counters are read a few ms apart, and rx includes iperf3's control
-  # connection: a loss-free path can come out a hair below 0, shown as 0.
+  # The counters are read a few ms apart: a loss-free path can come out a
+  # hair below 0, shown as 0.
   local lost=$((out1 - out0 - (rx1 - rx0)))
   rec udp64_drop_pct "$topo" "$r" "$(div $((lost > 0 ? lost : 0)) $((out1 - out0)) 100)"
   rec udp64_cli_txdrop_pct "$topo" "$r" "$(div $((qd1 - qd0)) $((out1 - out0)) 100)"
@@ -266,6 +287,18 @@ w_ping() { # TOPO ROUND INTERVAL(s) NAME
   ((n > 0)) || return 0
   rec "${name}_med_ms" "$topo" "$r" "$(awk -v n="$n" 'NR == int((n + 1) / 2) {print; exit}' <<<"$times")"
   rec "${name}_p99_ms" "$topo" "$r" "$(awk -v n="$n" 'BEGIN { k = int(n * 0.99 + 0.999) } NR == k {print; exit}' <<<"$times")"
+}
+w_hops() { # TOPO (icmpgw or chain) ROUND: the UDP flood's packets/s, 1 router or 5
+  local topo=$1 r=$2 c s rx0 rx1 secs=4
+  c=$(cli "$topo") s=$(srv "$topo")
+  timeout 20 ip netns exec "$c" iperf3 -c "$SRV_ADDR" -p 5201 -u -l 64 -b 0 -t $((secs + 2)) >"$tmp/hops-$topo-$r.log" 2>&1 &
+  local p=$!
+  sleep 1 # warm-up
+  rx0=$(udp_in "$s")
+  sleep "$secs"
+  rx1=$(udp_in "$s")
+  wait "$p" || echo "bench: $topo round $r: iperf3 -u exited $?: $(tail -n 3 "$tmp/hops-$topo-$r.log")" >&2
+  rec hops_pps "$([[ $topo == chain ]] && echo chain5 || echo router1)" "$r" "$(div $((rx1 - rx0)) $secs)"
 }
 w_te() { # Time Exceeded/s with the limiter off: 3 s TTL=1 flood
   local topo=$1 r=$2 c te0 te1 out sent secs
@@ -319,10 +352,18 @@ for ((r = 1; r <= rounds; r++)); do
       sleep 0.3
     done
   done
+  # Virtual hops: the same flood through one icmpgw router and through five.
+  if ((r % 2)); then order=(icmpgw chain); else order=(chain icmpgw); fi
+  for topo in "${order[@]}"; do
+    w_hops "$topo" "$r"
+    sleep 0.3
+  done
   log "round $r: $(awk -v r="$r" '$3 == r && ($1 == "udp64_pps" || $1 == "tcp1_mbps" || $1 == "ping5ms_med_ms") {printf "%s %s=%s  ", $1, $2, $4}' "$results")"
 done
 hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$icmpgw_pid/status")
 rec icmpgw_vmhwm_mib icmpgw 0 "$(div "$hwm" 1024)"
+hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$chain_pid/status")
+rec chain_vmhwm_mib icmpgw 0 "$(div "$hwm" 1024)"
 rec icmpgw_gc_total icmpgw 0 "$(gc_count)"
 log "done in $((SECONDS - t0)) s; tearing down"
 

@@ -41,7 +41,12 @@ ROWS = [
     ("tcp1_gc", "icmpgw GC cycles in TCP 1 run (6 s)", "", None, None),
     ("icmpgw_gc_total", "icmpgw GC cycles, whole run", "", None, None),
     ("icmpgw_vmhwm_mib", "icmpgw peak RSS (VmHWM)", "MiB", "abs<=", 64.0),
+    ("chain_vmhwm_mib", "  of the 5-router chain", "MiB", "abs<=", 64.0),
 ]
+
+# The virtual-hops figure compares icmpgw with itself: metric hops_pps on
+# topologies router1 and chain5; the cost of 4 more hops must be <= 10%.
+HOPS_TARGET_PCT = 10.0
 
 
 # Rows where icmpgw/kernel means nothing (shares, counts of losses).
@@ -123,6 +128,21 @@ def main():
         summary[metric] = row
         lines.append("%-42s %-6s %-24s %-24s %-8s %s" % (label, unit, cells[0], cells[1],
                                                          ("%.2fx" % ratio) if ratio is not None else "-", verdict))
+
+    hops = {t: [v for _, v in sorted(data.get("hops_pps", {}).get(t, []))] for t in ("router1", "chain5")}
+    if hops["router1"] and hops["chain5"]:
+        m1, m5 = statistics.median(hops["router1"]), statistics.median(hops["chain5"])
+        cost = 100 * (1 - m5 / m1) if m1 > 0 else float("nan")
+        ok = cost <= HOPS_TARGET_PCT
+        cells = ["%s [%s-%s]" % (fmt(statistics.median(v)), fmt(min(v)), fmt(max(v))) for v in (hops["router1"], hops["chain5"])]
+        lines.append("")
+        lines.append("%-42s %-6s %-24s %-24s %-8s %s" % ("VIRTUAL HOPS (icmpgw only)", "UNIT", "1 ROUTER", "5 ROUTERS", "COST", "TARGET"))
+        lines.append("%-42s %-6s %-24s %-24s %-8s %s" % ("UDP 64 B forwarded", "pkt/s", cells[0], cells[1], "%.1f%%" % cost,
+                                                         "<=%g%% %s" % (HOPS_TARGET_PCT, "ok" if ok else "MISSED")))
+        summary["hops_pps"] = {"label": "UDP 64 B forwarded, 1 router vs 5-router chain", "unit": "pkt/s",
+                               "router1": {"median": m1, "rounds": hops["router1"]},
+                               "chain5": {"median": m5, "rounds": hops["chain5"]},
+                               "cost_pct": cost, "target": "<=%g%%" % HOPS_TARGET_PCT, "met": ok}
 
     print()
     print("=== icmpgw vs Linux kernel forwarding, %s round(s) each, alternately; %s" % (meta.get("rounds", "?"), meta.get("date", "")))
