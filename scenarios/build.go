@@ -179,7 +179,10 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		log.Debug("host up", "namespace", ns, "iface", h.iface(), "addr", h.Addr, "gw", h.Gateway, "mtu", mtu)
 	}
 
-	// Links, then routers whose interfaces are the links' ports.
+	// Links, then routers whose interfaces are the links' ports. Datagrams
+	// flow as soon as a router's ports have their receivers: Start is set
+	// before, for the taps that timestamp what hosts hear.
+	t.Start = time.Now()
 	ports := make(map[Endpoint]*wire.Port)
 	for i, ls := range sc.Links {
 		stream := uint64(i)
@@ -275,7 +278,6 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		}
 	}
 
-	t.Start = time.Now()
 	t.goneMu.Lock()
 	t.ready = true
 	t.goneMu.Unlock()
