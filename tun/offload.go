@@ -19,6 +19,12 @@ const headroom = 16
 // maxCoalesced is the largest datagram GRO coalescing may build.
 const maxCoalesced = 65535
 
+// writeChunk is how many packets go to wireguard-go's Write at a time:
+// enough for a whole 64 KiB super-packet of 1448-byte segments (45), and
+// half the memory of its batch size of 128, since every buffer must have
+// room to coalesce into.
+const writeChunk = 64
+
 // CreateOffloadIn is CreateIn for a device with the kernel's TUN offloads
 // on (IFF_VNET_HDR, TUN_F_CSUM|TSO4|TSO6, and USO4/USO6 where the kernel
 // has them). The host's kernel then hands over a TCP burst as one
@@ -103,7 +109,7 @@ type offloadDevice struct {
 var _ Device = (*offloadDevice)(nil)
 
 func newOffloadDevice(dev wgtun.Device, name string) (*offloadDevice, error) {
-	d := &offloadDevice{dev: dev, name: name, wbufs: make([][]byte, dev.BatchSize())}
+	d := &offloadDevice{dev: dev, name: name, wbufs: make([][]byte, min(dev.BatchSize(), writeChunk))}
 	for i := range d.wbufs {
 		d.wbufs[i] = make([]byte, 0, headroom+maxCoalesced)
 	}
@@ -193,8 +199,8 @@ func fits(bufs [][]byte, sizes []int) bool {
 // Dropped counts the super-packets Read could not split.
 func (d *offloadDevice) Dropped() uint64 { return d.dropped.Load() }
 
-// Write implements Device. It copies the packets behind headroom, BatchSize
-// at a time, and lets wireguard-go coalesce what it can.
+// Write implements Device. It copies the packets behind headroom,
+// writeChunk at a time, and lets wireguard-go coalesce what it can.
 func (d *offloadDevice) Write(bufs [][]byte) (int, error) {
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
