@@ -1,8 +1,9 @@
 // Package tun joins the router to Linux network namespaces.
 //
 // Start with Device (device.go): the one seam between the packet path and
-// the outside world. CreateIn (water.go) opens a TUN device inside a named
-// namespace; namespace.go creates namespaces and configures links,
+// the outside world. CreateIn (water.go) opens a plain TUN device inside a
+// named namespace, CreateOffloadIn (offload.go) one with the kernel's
+// offloads (GSO/GRO, through wireguard-go's tun); namespace.go creates namespaces and configures links,
 // addresses, routes and sysctls in them with netlink, never in the
 // namespace the router itself runs in.
 //

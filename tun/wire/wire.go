@@ -5,7 +5,11 @@
 // delay, jitter, loss — with a seeded random source, so that a run replays
 // exactly.
 //
-// A router sees its end of a link as a Port, a tun.Device.
+// A router sees its end of a link as a Port, a tun.Device, and takes what
+// arrives through the Port's receiver: on a perfect wire a datagram goes
+// from one router to the next by function call, on the sender's goroutine;
+// a delayed or lossy direction copies it and delivers it from a goroutine
+// of its own when it is due.
 package wire
 
 import (
