@@ -119,6 +119,7 @@ type labFlags struct {
 	events    string
 	pcap      string
 	metrics   string
+	noOffload bool
 	verbose   bool
 	// alwaysEvents keeps an event log even without --events.
 	alwaysEvents bool
@@ -143,6 +144,7 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
 		fs.IntVar(&lf.quote, "quote", 0, "bytes of the offending datagram an error quotes at most; 0 fills a\n576-byte error (RFC 1812 §4.3.2.3); the least is the IP header + 8 bytes")
 		fs.StringVar(&lf.noRedir, "no-redirects", "", "router `interfaces` on which no Redirects are sent, comma-separated, as\nROUTER:IFACE or, for the default lab's r1, IFACE (eth0 faces the client);\nRedirects are on by default (RFC 1812 §5.2.7.2)")
+		fs.BoolVar(&lf.noOffload, "no-offload", false, "open the hosts' TUN devices without the kernel's offloads: one datagram per\nsystem call each way, no GSO/GRO (slower; for comparison and debugging)")
 		fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
 	}
 	return fs
@@ -310,7 +312,7 @@ func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.C
 		stop()
 		return nil, nil, nil, err
 	}
-	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events, Pcap: lf.pcap})
+	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events, Pcap: lf.pcap, PlainTUN: lf.noOffload})
 	if err == nil {
 		if err = lf.serveMetrics(ctx, t); err != nil {
 			t.Close()
