@@ -73,7 +73,7 @@ const (
 	BadHeaderLen         // IHL < 5, or the header is longer than the bytes read
 	BadTotalLen          // total length below the header length or above the bytes read
 	BadChecksum          // header checksum does not verify
-	BadOptions           // an option's length is below 2 or overruns the header
+	BadOptions           // an option is malformed: its length, or a record route or timestamp pointer (see optionFault)
 	NumProblems          // number of problems, for counter arrays
 )
 
@@ -112,42 +112,18 @@ func (b IPv4) Validate() Problem {
 	if Checksum(b[:hl], 0) != 0 {
 		return BadChecksum
 	}
-	if !optionsWellFormed(b[IPv4MinHeaderLen:hl]) {
+	if optionFault(b[IPv4MinHeaderLen:hl]) >= 0 {
 		return BadOptions
 	}
 	return Valid
 }
 
-func optionsWellFormed(opts []byte) bool { return badOption(opts) < 0 }
-
-// badOption returns the offset in opts of the first option whose length
-// is below 2 or runs past the header, or -1 if there is none.
-func badOption(opts []byte) int {
-	for i := 0; i < len(opts); {
-		switch opts[i] {
-		case optEOL:
-			return -1
-		case optNOP:
-			i++
-			continue
-		}
-		if i+1 >= len(opts) {
-			return i
-		}
-		n := int(opts[i+1])
-		if n < 2 || i+n > len(opts) {
-			return i
-		}
-		i += n
-	}
-	return -1
-}
-
 // BadOptionPointer is, for a datagram that failed Validate with
-// BadOptions, the offset in the header of the option at fault: the
-// Parameter Problem pointer (RFC 792), as Linux reports it.
+// BadOptions, the offset in the header of the byte at fault (see
+// optionFault): the Parameter Problem pointer (RFC 792), as Linux reports
+// it.
 func (b IPv4) BadOptionPointer() int {
-	return IPv4MinHeaderLen + badOption(b[IPv4MinHeaderLen:b.HeaderLen()])
+	return IPv4MinHeaderLen + optionFault(b[IPv4MinHeaderLen:b.HeaderLen()])
 }
 
 // HeaderLen is IHL in bytes.

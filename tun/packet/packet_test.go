@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -208,6 +209,8 @@ func TestRegistryNumbers(t *testing.T) {
 
 func FuzzValidate(f *testing.F) {
 	f.Add(echoTTL1)
+	f.Add([]byte(withOptions([]byte{7, 7, 4, 0, 0, 0, 0, 0, 68, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0})))
+	f.Add([]byte(withOptions([]byte{68, 20, 5, 3, 198, 51, 100, 1, 0, 0, 0, 0, 198, 51, 100, 9, 0, 0, 0, 0})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ip := IPv4(b)
 		if ip.Validate() != Valid {
@@ -225,6 +228,27 @@ func FuzzValidate(f *testing.F) {
 			if Checksum(ip[:ip.HeaderLen()], 0) != 0 {
 				t.Fatal("DecTTL broke the checksum")
 			}
+		}
+		// Option updates stay inside the header and keep its checksum
+		// right. The next router may still refuse the options, as Linux
+		// would: an odd-length option whose pointer now points at a slot
+		// that does not fit, or an overflow counter that reached 15.
+		now := time.Date(2026, 12, 3, 1, 2, 3, 0, time.UTC)
+		addr := netip.MustParseAddr("198.51.100.1")
+		ours := func(a netip.Addr) bool { return a == addr }
+		echo, ok := ip.AppendEchoOptions(nil, addr, now, ours)
+		if ok && (len(echo)%4 != 0 || len(echo) > 40) {
+			t.Fatalf("echo options of %d bytes", len(echo))
+		}
+		hl, total := ip.HeaderLen(), ip.TotalLen()
+		if ip.StampOptions(addr, addr, now, ours) {
+			ip.SetChecksum()
+		}
+		if ip.HeaderLen() != hl || ip.TotalLen() != total {
+			t.Fatal("StampOptions changed the header's length")
+		}
+		if p := ip.Validate(); p != Valid && p != BadOptions {
+			t.Fatalf("after StampOptions: %v", p)
 		}
 	})
 }
