@@ -81,24 +81,31 @@ func AppendError(dst []byte, o Origin, orig packet.IPv4, r Reason, maxLen, quote
 // AppendEchoReply appends to dst the Echo Reply to req, a valid Echo
 // Request whose ICMP checksum the caller has verified: from o.Src (the
 // address that was asked, RFC 1122 §3.2.2.6) to the asker, with
-// identifier, sequence number and data copied (RFC 792) and the request's
-// TOS. It does not allocate when dst has room.
-func AppendEchoReply(dst []byte, o Origin, req packet.IPv4) []byte {
+// identifier, sequence number and data copied (RFC 792), the request's
+// TOS, and opts, IP options a multiple of 4 bytes long
+// (packet.IPv4.AppendEchoOptions). It does not allocate when dst has room.
+func AppendEchoReply(dst []byte, o Origin, req packet.IPv4, opts []byte) []byte {
 	echo := req.Payload()
 	start := len(dst)
+	hl := packet.IPv4MinHeaderLen + len(opts)
 	dst = append(dst, make([]byte, packet.IPv4MinHeaderLen)...)
+	dst = append(dst, opts...)
 	dst = append(dst, echo...)
 	ip := packet.IPv4(dst[start:])
 	packet.PutHeader(ip, packet.Header{
 		TOS:      req.TOS(),
-		TotalLen: packet.IPv4MinHeaderLen + len(echo),
+		TotalLen: hl + len(echo),
 		ID:       o.ID,
 		TTL:      o.TTL,
 		Protocol: packet.ProtocolICMP,
 		Src:      o.Src,
 		Dst:      req.Src(),
 	})
-	icmp := packet.ICMPv4(ip[packet.IPv4MinHeaderLen:])
+	if len(opts) > 0 {
+		ip.SetHeaderLen(hl)
+		ip.SetChecksum()
+	}
+	icmp := packet.ICMPv4(ip[hl:])
 	old := binary.BigEndian.Uint16(icmp)
 	icmp.SetType(ipv4.ICMPTypeEchoReply)
 	sum := packet.UpdateChecksum(icmp.Checksum(), old, binary.BigEndian.Uint16(icmp))

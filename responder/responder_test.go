@@ -91,7 +91,7 @@ func TestGoldenErrors(t *testing.T) {
 	}{
 		{"time exceeded", AppendError(nil, Origin{r1, 1, TTL}, echoTTL1, TimeExceeded(), MaxErrorLen, 0), timeExceeded},
 		{"fragmentation needed", AppendError(nil, Origin{r1, 2, TTL}, echoTTL1, FragNeeded(1400), MaxErrorLen, 0), fragNeeded},
-		{"echo reply", AppendEchoReply(nil, Origin{r1, 3, TTL}, echoToRouter), echoReply},
+		{"echo reply", AppendEchoReply(nil, Origin{r1, 3, TTL}, echoToRouter, nil), echoReply},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
