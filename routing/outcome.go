@@ -29,6 +29,7 @@ const (
 	DropNoRouteBack                     // an Echo Reply with no route back to its asker
 	DropIfaceDown                       // arrived on an interface that is down
 	DropEchoIgnored                     // an Echo Request the policy leaves unanswered
+	DropEchoOptions                     // an Echo Request whose options leave no room for the reply's stamp: unanswered, as Linux
 	NumOutcomes
 )
 
@@ -37,6 +38,7 @@ var outcomeNames = [NumOutcomes]string{
 	"source-routed", "fragment-held", "reassembly-failed", "bad-icmp", "bad-udp", "port-unreachable", "tcp-reset",
 	"protocol-unreachable", "no-route", "unreachable-route", "blackhole",
 	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back", "interface-down", "echo-ignored",
+	"echo-options",
 }
 
 func (o Outcome) String() string {

@@ -252,6 +252,11 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 
 	// RFC 791 §3.2; RFC 1624 for the checksum.
 	pkt.DecTTL()
+	// RFC 1812 §5.2.4.2-3: record route and timestamp options are
+	// updated, with the addresses Linux records (ip_forward_options).
+	if pkt.HeaderLen() > packet.IPv4MinHeaderLen && pkt.StampOptions(in.Addr.Addr(), egress.Addr.Addr(), r.now(), r.isLocal) {
+		pkt.SetChecksum()
+	}
 	if !out.add(egress, pkt) {
 		return r.count(DropTooSmallMTU)
 	}
@@ -288,9 +293,18 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		if !ok {
 			return r.count(DropNoRouteBack)
 		}
+		// RFC 1122 §3.2.2.6: record route and timestamp options come back,
+		// updated with the router's address (Linux: ip_options_echo).
+		var optBuf [packet.IPv4MaxHeaderLen - packet.IPv4MinHeaderLen]byte
+		opts := optBuf[:0]
+		if pkt.HeaderLen() > packet.IPv4MinHeaderLen {
+			if opts, ok = pkt.AppendEchoOptions(opts, pkt.Dst(), r.now(), r.isLocal); !ok {
+				return r.count(DropEchoOptions)
+			}
+		}
 		start := len(out.arena)
 		o := responder.Origin{Src: pkt.Dst(), ID: r.nextID(), TTL: policy.OriginTTL()}
-		out.arena = responder.AppendEchoReply(out.arena, o, pkt)
+		out.arena = responder.AppendEchoReply(out.arena, o, pkt, opts)
 		out.addOriginated(egress, out.arena[start:], policy.Delay)
 		r.stats.sent[ipv4.ICMPTypeEchoReply].Add(1)
 		if r.OnDecision != nil {

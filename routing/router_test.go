@@ -386,6 +386,10 @@ func TestForwardAllocs(t *testing.T) {
 		{"forward", tuntest.Ping(client, server, 64, 56)},
 		{"echo reply", tuntest.Ping(client, r1eth0, 64, 56)},
 		{"time exceeded", tuntest.Ping(client, server, 1, 56)},
+		{"forward, record route", tuntest.Build(tuntest.Datagram{Src: client, Dst: server, Protocol: packet.ProtocolUDP,
+			Options: []byte{7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Payload: tuntest.UDPPayload(1, 2, 8)})},
+		{"echo reply, timestamp", tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP,
+			Options: []byte{68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Payload: tuntest.EchoPayload(7, 1, 8)})},
 	} {
 		buf := make([]byte, len(tt.pkt))
 		allocs := testing.AllocsPerRun(100, func() {
