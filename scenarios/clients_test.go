@@ -467,6 +467,38 @@ func TestClients(t *testing.T) {
 		}
 	})
 
+	// ping -R and -T print the addresses the routers recorded; the
+	// expected lists are what they print through a Linux router
+	// (scripts/kernel-lab.sh), hop by hop: client, r1 out, server in,
+	// server out, r1 out, client in.
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		dst   string
+		want  []string
+	}{
+		{"ping-record-route", []string{"-R"}, server.String(),
+			[]string{"198.51.100.2", "203.0.113.1", "203.0.113.2", "203.0.113.2", "198.51.100.1", "198.51.100.2"}},
+		{"ping-record-route-to-router", []string{"-R"}, "198.51.100.1",
+			[]string{"198.51.100.2", "198.51.100.1", "198.51.100.1", "198.51.100.2"}},
+		{"ping-timestamp-addresses", []string{"-T", "tsandaddr"}, server.String(),
+			[]string{"198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			needTools(t, "ping")
+			l.flushCache(t)
+			out := l.run(t, 0, "ping", append(tt.flags, "-n", "-c", "1", "-W", "2", tt.dst)...)
+			addrRE := regexp.MustCompile(`(?m)^(?:RR: |TS: )?\t(\d+\.\d+\.\d+\.\d+)`)
+			var got []string
+			for _, m := range addrRE.FindAllStringSubmatch(out, -1) {
+				got = append(got, m[1])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("recorded addresses %q, want %q; ping printed:\n%s", got, tt.want, out)
+			}
+		})
+	}
+
 	for _, mode := range []struct{ name, flag string }{
 		{"udp", ""},
 		{"icmp", "-I"},
