@@ -85,16 +85,50 @@ func AppendError(dst []byte, o Origin, orig packet.IPv4, r Reason, maxLen, quote
 // TOS, and opts, IP options a multiple of 4 bytes long
 // (packet.IPv4.AppendEchoOptions). It does not allocate when dst has room.
 func AppendEchoReply(dst []byte, o Origin, req packet.IPv4, opts []byte) []byte {
-	echo := req.Payload()
+	dst = appendReplyHeader(dst, o, req, opts, len(req.Payload()))
+	dst = append(dst, req.Payload()...)
+	icmp := packet.ICMPv4(dst[len(dst)-len(req.Payload()):])
+	old := binary.BigEndian.Uint16(icmp)
+	icmp.SetType(ipv4.ICMPTypeEchoReply)
+	sum := packet.UpdateChecksum(icmp.Checksum(), old, binary.BigEndian.Uint16(icmp))
+	binary.BigEndian.PutUint16(icmp[2:], sum)
+	return dst
+}
+
+// TimestampLen is the length of a Timestamp or Timestamp Reply message:
+// the ICMP header, then the originate, receive and transmit timestamps
+// (RFC 792).
+const TimestampLen = packet.ICMPHeaderLen + 12
+
+// AppendTimestampReply appends to dst the Timestamp Reply to req, a
+// Timestamp request of at least packet.ICMPHeaderLen+4 bytes whose
+// checksum the caller has verified (RFC 792; RFC 1812 §4.3.3.8), built as
+// Linux's icmp_timestamp builds it: identifier, sequence number and
+// originate timestamp copied, receive and transmit timestamps both now
+// (milliseconds since midnight UT, packet.Timestamp), nothing else of the
+// request; addressed as AppendEchoReply addresses an Echo Reply.
+func AppendTimestampReply(dst []byte, o Origin, req packet.IPv4, opts []byte, now uint32) []byte {
+	dst = appendReplyHeader(dst, o, req, opts, TimestampLen)
+	in := packet.ICMPv4(req.Payload())
+	dst = append(dst, byte(ipv4.ICMPTypeTimestampReply), 0, 0, 0)
+	dst = append(dst, in[4:12]...) // identifier, sequence number, originate
+	dst = binary.BigEndian.AppendUint32(dst, now)
+	dst = binary.BigEndian.AppendUint32(dst, now)
+	packet.ICMPv4(dst[len(dst)-TimestampLen:]).SetChecksum()
+	return dst
+}
+
+// appendReplyHeader appends the IP header, with opts, of a reply to req
+// carrying n bytes of ICMP.
+func appendReplyHeader(dst []byte, o Origin, req packet.IPv4, opts []byte, n int) []byte {
 	start := len(dst)
 	hl := packet.IPv4MinHeaderLen + len(opts)
 	dst = append(dst, make([]byte, packet.IPv4MinHeaderLen)...)
 	dst = append(dst, opts...)
-	dst = append(dst, echo...)
 	ip := packet.IPv4(dst[start:])
 	packet.PutHeader(ip, packet.Header{
 		TOS:      req.TOS(),
-		TotalLen: hl + len(echo),
+		TotalLen: hl + n,
 		ID:       o.ID,
 		TTL:      o.TTL,
 		Protocol: packet.ProtocolICMP,
@@ -105,10 +139,5 @@ func AppendEchoReply(dst []byte, o Origin, req packet.IPv4, opts []byte) []byte 
 		ip.SetHeaderLen(hl)
 		ip.SetChecksum()
 	}
-	icmp := packet.ICMPv4(ip[hl:])
-	old := binary.BigEndian.Uint16(icmp)
-	icmp.SetType(ipv4.ICMPTypeEchoReply)
-	sum := packet.UpdateChecksum(icmp.Checksum(), old, binary.BigEndian.Uint16(icmp))
-	binary.BigEndian.PutUint16(icmp[2:], sum)
 	return dst
 }

@@ -73,3 +73,47 @@ func TestOptionsForwarded(t *testing.T) {
 		t.Errorf("echo with a 9-byte record route: outcome %v, %d sent; want %v and none", o, len(out.Packets), DropEchoOptions)
 	}
 }
+
+// TestTimestampReply checks a Timestamp Reply byte for byte, built as
+// Linux's icmp_timestamp builds it; a request too short to carry its
+// originate timestamp is dropped.
+func TestTimestampReply(t *testing.T) {
+	r := testRouter(t, responder.Policy{NoRateLimit: true})
+	r.Now = func() time.Time { return time.Date(2026, 12, 3, 1, 2, 3, 456e6, time.UTC) } // 0038d0c0
+	req := tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, TOS: 0x10, Protocol: packet.ProtocolICMP, Payload: icmpWithSum(
+		"0d00" + "0000" /* type 13, code 0, checksum */ + "1234" + "0001" /* id, seq */ +
+			"00010203" /* originate */ + "aaaaaaaa" + "bbbbbbbb" /* receive, transmit: overwritten */ + "cccc" /* extra: dropped */)})
+	o, out := process(r, req)
+	if o != Answered || len(out.Packets) != 1 {
+		t.Fatalf("outcome %v, %d sent; want answered and 1", o, len(out.Packets))
+	}
+	reply := packet.IPv4(out.Packets[0].Data)
+	tuntest.CheckIPv4(t, reply, tuntest.Src(r1eth0), tuntest.Dst(client), tuntest.TTL(64), tuntest.TOS(0x10), tuntest.Len(20+20))
+	want := "0e00" + "0000" /* type 14, code 0, checksum: below */ + "1234" + "0001" + "00010203" + "0038d0c0" + "0038d0c0"
+	got := packet.ICMPv4(reply.Payload())
+	if packet.Checksum(got, 0) != 0 {
+		t.Errorf("reply's ICMP checksum does not verify")
+	}
+	g := hex.EncodeToString(got)
+	if g[:4]+"0000"+g[8:] != want {
+		t.Errorf("reply\n got %s\nwant %s (checksum aside)", g, want)
+	}
+	if n := r.Stats().Sent[ipv4.ICMPTypeTimestampReply]; n != 1 {
+		t.Errorf("%d Timestamp Replies counted, want 1", n)
+	}
+
+	short := tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP, Payload: icmpWithSum("0d00" + "0000" + "1234" + "0001" + "000102")})
+	if o, out := process(r, short); o != DropBadICMP || len(out.Packets) != 0 {
+		t.Errorf("11-byte Timestamp: outcome %v, %d sent; want %v and none", o, len(out.Packets), DropBadICMP)
+	}
+}
+
+// icmpWithSum decodes an ICMP message from hex and sets its checksum.
+func icmpWithSum(h string) []byte {
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		panic(err)
+	}
+	packet.ICMPv4(b).SetChecksum()
+	return b
+}

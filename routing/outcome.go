@@ -7,7 +7,7 @@ type Outcome uint8
 // Outcomes, roughly in the order Process reaches them.
 const (
 	Forwarded            Outcome = iota // sent on, whole or in fragments
-	Answered                            // an Echo Request to the router, answered
+	Answered                            // an Echo or Timestamp request to the router, answered
 	Consumed                            // other ICMP to the router: replies, errors, queries it ignores
 	DropMalformed                       // failed validation (RFC 1812 §5.2.2); see Malformed counters
 	DropMartian                         // invalid source or destination (RFC 1812 §5.3.7)

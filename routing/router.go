@@ -280,12 +280,20 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		if len(icmp) < packet.ICMPHeaderLen || packet.Checksum(icmp, 0) != 0 {
 			return r.count(DropBadICMP)
 		}
-		if icmp.Type() != ipv4.ICMPTypeEcho {
-			return r.count(Consumed) // replies and errors end here
-		}
 		policy := r.policy.Load()
-		if policy.NoEcho {
-			return r.count(DropEchoIgnored)
+		switch icmp.Type() {
+		case ipv4.ICMPTypeEcho:
+			if policy.NoEcho {
+				return r.count(DropEchoIgnored)
+			}
+		case ipv4.ICMPTypeTimestamp:
+			// RFC 1812 §4.3.3.8: a router MAY answer Timestamps; Linux
+			// does, given the originate timestamp (icmp_timestamp).
+			if len(icmp) < packet.ICMPHeaderLen+4 {
+				return r.count(DropBadICMP)
+			}
+		default:
+			return r.count(Consumed) // replies and errors end here
 		}
 		// RFC 1122 §3.2.2.6: every host MUST answer Echo Requests; the
 		// reply's source is the address the request was sent to.
@@ -295,20 +303,27 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		}
 		// RFC 1122 §3.2.2.6: record route and timestamp options come back,
 		// updated with the router's address (Linux: ip_options_echo).
+		now := r.now()
 		var optBuf [packet.IPv4MaxHeaderLen - packet.IPv4MinHeaderLen]byte
 		opts := optBuf[:0]
 		if pkt.HeaderLen() > packet.IPv4MinHeaderLen {
-			if opts, ok = pkt.AppendEchoOptions(opts, pkt.Dst(), r.now(), r.isLocal); !ok {
+			if opts, ok = pkt.AppendEchoOptions(opts, pkt.Dst(), now, r.isLocal); !ok {
 				return r.count(DropEchoOptions)
 			}
 		}
 		start := len(out.arena)
 		o := responder.Origin{Src: pkt.Dst(), ID: r.nextID(), TTL: policy.OriginTTL()}
-		out.arena = responder.AppendEchoReply(out.arena, o, pkt, opts)
+		reply := ipv4.ICMPTypeEchoReply
+		if icmp.Type() == ipv4.ICMPTypeTimestamp {
+			reply = ipv4.ICMPTypeTimestampReply
+			out.arena = responder.AppendTimestampReply(out.arena, o, pkt, opts, packet.Timestamp(now))
+		} else {
+			out.arena = responder.AppendEchoReply(out.arena, o, pkt, opts)
+		}
 		out.addOriginated(egress, out.arena[start:], policy.Delay)
-		r.stats.sent[ipv4.ICMPTypeEchoReply].Add(1)
+		r.stats.sent[reply].Add(1)
 		if r.OnDecision != nil {
-			r.OnDecision(Decision{Reason: responder.Reason{Type: ipv4.ICMPTypeEchoReply}, In: in, Out: egress, From: o.Src, Orig: pkt})
+			r.OnDecision(Decision{Reason: responder.Reason{Type: reply}, In: in, Out: egress, From: o.Src, Orig: pkt})
 		}
 		return r.count(Answered)
 	case packet.ProtocolUDP:

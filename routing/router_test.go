@@ -388,6 +388,7 @@ func TestForwardAllocs(t *testing.T) {
 		{"time exceeded", tuntest.Ping(client, server, 1, 56)},
 		{"forward, record route", tuntest.Build(tuntest.Datagram{Src: client, Dst: server, Protocol: packet.ProtocolUDP,
 			Options: []byte{7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Payload: tuntest.UDPPayload(1, 2, 8)})},
+		{"timestamp reply", tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP, Payload: icmpWithSum("0d0000001234000100010203aaaaaaaabbbbbbbb")})},
 		{"echo reply, timestamp", tuntest.Build(tuntest.Datagram{Src: client, Dst: r1eth0, Protocol: packet.ProtocolICMP,
 			Options: []byte{68, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Payload: tuntest.EchoPayload(7, 1, 8)})},
 	} {
