@@ -110,6 +110,20 @@ func (r *Router) AddRoute(rt Route) {
 	r.publish()
 }
 
+// AddNewRoute adds rt unless a route for its prefix exists (connected
+// subnets included), as `ip route add` refuses one; it reports whether it
+// added rt.
+func (r *Router) AddNewRoute(rt Route) bool {
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	if _, ok := r.config[rt.Prefix.Masked()]; ok {
+		return false
+	}
+	r.config[rt.Prefix.Masked()] = rt
+	r.publish()
+	return true
+}
+
 // DeleteRoute removes the route for exactly p and reports whether there was
 // one.
 func (r *Router) DeleteRoute(p netip.Prefix) bool {

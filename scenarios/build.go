@@ -67,6 +67,31 @@ type liveLink struct {
 	wire *wire.Link
 	ends []routerEnd
 	dead atomic.Bool // its host is gone: the link stays down
+
+	flapMu sync.Mutex
+	flap   chan struct{} // closed to stop the running flap, if any
+}
+
+// startFlap stops the link's running flap, if any, and returns the stop
+// channel of a new one: a flap replaces the one before.
+func (l *liveLink) startFlap() <-chan struct{} {
+	l.flapMu.Lock()
+	defer l.flapMu.Unlock()
+	if l.flap != nil {
+		close(l.flap)
+	}
+	l.flap = make(chan struct{})
+	return l.flap
+}
+
+// stopFlap stops the link's running flap, if any.
+func (l *liveLink) stopFlap() {
+	l.flapMu.Lock()
+	defer l.flapMu.Unlock()
+	if l.flap != nil {
+		close(l.flap)
+		l.flap = nil
+	}
 }
 
 type routerEnd struct {
@@ -371,10 +396,19 @@ func (t *Topology) setLinkUp(l *liveLink, up bool) {
 
 // Apply carries out one timeline event now.
 func (t *Topology) Apply(ev Event) error {
+	if err := t.apply(ev); err != nil {
+		return err
+	}
 	t.events.Add(Record{Time: time.Now(), Kind: "change", Router: ev.Router, Event: describeEvent(ev)})
+	return nil
+}
+
+func (t *Topology) apply(ev Event) error {
 	switch ev.Kind {
 	case LinkState:
-		t.setLinkUp(t.link(ev.Link), ev.Up)
+		l := t.link(ev.Link)
+		l.stopFlap() // the last word on a link's state is the latest event's
+		t.setLinkUp(l, ev.Up)
 	case LinkImpair:
 		t.link(ev.Link).wire.SetImpairment(ev.Impair)
 	case RouteAdd, RouteReplace:
@@ -383,7 +417,11 @@ func (t *Topology) Apply(ev Event) error {
 		if err != nil {
 			return fmt.Errorf("router %s: %w", ev.Router, err)
 		}
-		r.AddRoute(rt)
+		if ev.Kind == RouteReplace {
+			r.AddRoute(rt)
+		} else if !r.AddNewRoute(rt) {
+			return fmt.Errorf("router %s: add %s: a route for %s exists (replace it, or delete it first)", ev.Router, ev.Route, rt.Prefix.Masked())
+		}
 	case RouteDelete:
 		p, err := netip.ParsePrefix(ev.Route)
 		if ev.Route == "default" {
@@ -399,12 +437,15 @@ func (t *Topology) Apply(ev Event) error {
 		t.Routers[ev.Router].SetPolicy(ev.Policy)
 	case Flap:
 		l := t.link(ev.Link)
+		stop := l.startFlap()
 		t.wg.Go(func() {
 			for range ev.Count {
 				for _, up := range []bool{false, true} {
 					t.setLinkUp(l, up)
 					select {
 					case <-t.quit:
+						return
+					case <-stop:
 						return
 					case <-time.After(ev.Period):
 					}

@@ -1314,6 +1314,14 @@ func (p *parser) routeEvent(e *Event, n *node, path string, r *RouterSpec) {
 	}
 }
 
+// A flap's bounds: a link toggled faster than every 10 ms is noise, not a
+// failure scenario; the rest keeps a mistyped flap from running for years.
+const (
+	minFlapPeriod = 10 * time.Millisecond
+	maxFlapPeriod = time.Hour
+	maxFlapCount  = 10_000
+)
+
 func (p *parser) flap(e *Event, n *node, path string) {
 	const want = "a mapping such as {link: r1:eth1, period: 2s, count: 3}"
 	o := p.object(n, path, want, "link", "period", "count")
@@ -1324,10 +1332,10 @@ func (p *parser) flap(e *Event, n *node, path string) {
 	e.Link = p.linkEnd(p.require(o, "link", "an end of a link in topology.links"), o.path1("link"))
 	period := p.require(o, "period", "how long the link stays down, then up, such as 2s")
 	e.Period = p.duration(period, o.path1("period"))
-	if e.Period <= 0 {
-		p.fail(period, o.path1("period"), describe(period), "a time above 0, such as 2s")
+	if e.Period < minFlapPeriod || e.Period > maxFlapPeriod {
+		p.fail(period, o.path1("period"), describe(period), "a time from 10ms to 1h, such as 2s")
 	}
-	e.Count = int(p.integer(p.require(o, "count", "how many times the link goes down, 1 or more"), o.path1("count"), "how many times the link goes down, 1 or more", 1, math.MaxInt32))
+	e.Count = int(p.integer(p.require(o, "count", "how many times the link goes down, 1 to 10000"), o.path1("count"), "how many times the link goes down, 1 to 10000", 1, maxFlapCount))
 }
 
 func (p *parser) steps(top *object) {
