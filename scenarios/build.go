@@ -396,20 +396,19 @@ func (t *Topology) setLinkUp(l *liveLink, up bool) {
 
 // Apply carries out one timeline event now.
 func (t *Topology) Apply(ev Event) error {
-	if err := t.apply(ev); err != nil {
-		return err
+	// The change is logged once it cannot fail, before its effects (a
+	// link going down, say) are logged.
+	logged := func() {
+		t.events.Add(Record{Time: time.Now(), Kind: "change", Router: ev.Router, Event: describeEvent(ev)})
 	}
-	t.events.Add(Record{Time: time.Now(), Kind: "change", Router: ev.Router, Event: describeEvent(ev)})
-	return nil
-}
-
-func (t *Topology) apply(ev Event) error {
 	switch ev.Kind {
 	case LinkState:
+		logged()
 		l := t.link(ev.Link)
 		l.stopFlap() // the last word on a link's state is the latest event's
 		t.setLinkUp(l, ev.Up)
 	case LinkImpair:
+		logged()
 		t.link(ev.Link).wire.SetImpairment(ev.Impair)
 	case RouteAdd, RouteReplace:
 		r := t.Routers[ev.Router]
@@ -422,6 +421,7 @@ func (t *Topology) apply(ev Event) error {
 		} else if !r.AddNewRoute(rt) {
 			return fmt.Errorf("router %s: add %s: a route for %s exists (replace it, or delete it first)", ev.Router, ev.Route, rt.Prefix.Masked())
 		}
+		logged()
 	case RouteDelete:
 		p, err := netip.ParsePrefix(ev.Route)
 		if ev.Route == "default" {
@@ -433,9 +433,12 @@ func (t *Topology) apply(ev Event) error {
 		if !t.Routers[ev.Router].DeleteRoute(p) {
 			return fmt.Errorf("router %s: delete %s: no such route", ev.Router, p)
 		}
+		logged()
 	case PolicySet:
+		logged()
 		t.Routers[ev.Router].SetPolicy(ev.Policy)
 	case Flap:
+		logged()
 		l := t.link(ev.Link)
 		stop := l.startFlap()
 		t.wg.Go(func() {

@@ -68,9 +68,13 @@ type EventLog struct {
 	discard   bool
 	followers atomic.Int32
 
-	subMu sync.Mutex
-	subs  map[chan Record]struct{}
+	subMu  sync.Mutex
+	subs   map[chan Record]struct{}
+	recent []Record // the last historyLen records written, oldest first
 }
+
+// historyLen is how many past records Recent and Replay keep.
+const historyLen = 256
 
 // wanted reports whether anything reads the records: the packet path
 // skips building them otherwise.
@@ -85,6 +89,10 @@ func NewEventLog(w io.Writer) *EventLog {
 		for r := range l.ch {
 			enc.Encode(r)
 			l.subMu.Lock()
+			if len(l.recent) == historyLen {
+				l.recent = append(l.recent[:0], l.recent[1:]...)
+			}
+			l.recent = append(l.recent, r)
 			for sub := range l.subs {
 				select {
 				case sub <- r:
@@ -106,16 +114,27 @@ func NewEventLog(w io.Writer) *EventLog {
 // Follow returns a channel that receives every record from now on, until
 // stop is called or the log closes (then the channel is closed).
 func (l *EventLog) Follow() (records <-chan Record, stop func()) {
+	_, records, stop = l.Replay()
+	return records, stop
+}
+
+// Replay returns the last records written (at most historyLen), and a
+// channel that receives every record after them, with none missed in
+// between, as Follow's does. ICMP decisions are recorded only while the
+// log is written somewhere or followed: with nobody reading, past ones are
+// not in the history.
+func (l *EventLog) Replay() (past []Record, records <-chan Record, stop func()) {
 	ch := make(chan Record, 256)
 	l.subMu.Lock()
 	defer l.subMu.Unlock()
+	past = append([]Record(nil), l.recent...)
 	if l.subs == nil {
 		close(ch)
-		return ch, func() {}
+		return past, ch, func() {}
 	}
 	l.subs[ch] = struct{}{}
 	l.followers.Add(1)
-	return ch, func() {
+	return past, ch, func() {
 		l.subMu.Lock()
 		defer l.subMu.Unlock()
 		if _, ok := l.subs[ch]; ok {

@@ -34,8 +34,16 @@ Commands:
   route ROUTER delete PREFIX
   policy ROUTER SETTINGS           e.g. policy r1 '{silent: true}' (the icmp: keys of a scenario)
   change EVENT                     any timeline event without "at", e.g. '{flap: {link: r1:eth1, period: 1s, count: 3}}'
-  events [--follow]                follow the event log: every ICMP message sent or
-                                   suppressed (and why), every change, as it happens
+  events [--follow]                the event log's last 256 records: changes, link events and,
+                                   while the log is written or followed, every ICMP message
+                                   sent or suppressed (and why); --follow: then every new one
+
+A change states the whole of what it sets, as a scenario's timeline event
+does: "link END loss 5" also sets delay and jitter to 0, and "policy R
+SETTINGS" replaces the router's whole ICMP policy, keys left out taking
+their defaults (a limiter turned off by "up --ratelimit off" comes back:
+say ratelimit: off again). "route add" fails if the prefix has a route;
+"replace" does not. A link state change stops a flap of that link.
 `
 
 func ctl(args []string) error {
@@ -151,7 +159,7 @@ func ctl(args []string) error {
 	case cmd == "change" && len(rest) == 1:
 		return change(rest[0])
 	case cmd == "events" && (len(rest) == 0 || len(rest) == 1 && (rest[0] == "--follow" || rest[0] == "-f")):
-		return c.Events(ctx, func(r scenarios.Record) {
+		return c.Events(ctx, len(rest) == 1, func(r scenarios.Record) {
 			if *asJSON {
 				json.NewEncoder(os.Stdout).Encode(r)
 				return

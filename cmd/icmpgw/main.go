@@ -63,6 +63,9 @@ Run "icmpgw COMMAND -h" for a command's flags.
 `
 
 func main() {
+	// A reader of --events - that goes away must not kill icmpgw before
+	// it tears its lab down: writes to the broken pipe fail instead.
+	signal.Ignore(syscall.SIGPIPE)
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
@@ -262,6 +265,16 @@ func (lf *labFlags) openEvents() (*scenarios.EventLog, error) {
 
 // closeEvents flushes and closes the event log, saying if records were
 // dropped.
+// humanOut is where messages for people go: standard output, unless the
+// event log's JSON lines go there (--events -), so that a pipe reads only
+// JSON.
+func (lf *labFlags) humanOut() io.Writer {
+	if lf.events == "-" {
+		return os.Stderr
+	}
+	return os.Stdout
+}
+
 func (lf *labFlags) closeEvents() {
 	if dropped := lf.eventLog.Close(); dropped > 0 {
 		fmt.Fprintf(os.Stderr, "icmpgw: --events: %d records dropped (the writer could not keep up)\n", dropped)
@@ -292,7 +305,7 @@ func (lf *labFlags) serveMetrics(ctx context.Context, t *scenarios.Topology) err
 	if err != nil {
 		return fmt.Errorf("--metrics: %w", err)
 	}
-	fmt.Printf("metrics on http://%s/metrics\n", addr)
+	fmt.Fprintf(lf.humanOut(), "metrics on http://%s/metrics\n", addr)
 	return nil
 }
 
@@ -366,7 +379,7 @@ func up(args []string) error {
 	if kept.Bnd != kept.Prm {
 		log.Warn("bounding set left as it was: icmpgw lacks cap_setpcap (harmless: with no_new_privs set, nothing it might run can gain from it)")
 	}
-	fmt.Printf("icmpgw: lab ready: namespaces %s; control socket %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "), sock)
+	fmt.Fprintf(lf.humanOut(), "icmpgw: lab ready: namespaces %s; control socket %s; Ctrl-C tears it down\n", strings.Join(t.Namespaces, ", "), sock)
 	select {
 	case <-ctx.Done():
 	case <-t.Gone():

@@ -56,10 +56,14 @@ func (c *Client) Change(ctx context.Context, change string) (string, error) {
 	return ok["applied"], nil
 }
 
-// Events calls fn for every record of the lab's event log until ctx ends
-// or the lab stops.
-func (c *Client) Events(ctx context.Context, fn func(scenarios.Record)) error {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/events", nil)
+// Events calls fn for each of the recent records of the lab's event log
+// and, with follow, for every new one until ctx ends or the lab stops.
+func (c *Client) Events(ctx context.Context, follow bool, fn func(scenarios.Record)) error {
+	path := "/v1/events"
+	if follow {
+		path += "?follow=true"
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@
 //	GET  /v1/routers/NAME/routes   a router's routes
 //	GET  /v1/links                 links: state and counters
 //	POST /v1/changes               apply one change (YAML or JSON body)
-//	GET  /v1/events                the event log, as JSON lines, as it happens
+//	GET  /v1/events[?follow=true]  the event log's recent records (the last 256), as JSON
+//	                               lines; with follow, then every new one as it happens
 package control
 
 import (
@@ -98,12 +99,28 @@ func Serve(ctx context.Context, l net.Listener, t *scenarios.Topology, events *s
 			fail(w, http.StatusNotFound, errors.New("no event log"))
 			return
 		}
-		records, stop := events.Follow()
+		follow := r.URL.Query().Get("follow")
+		if follow != "" && follow != "true" && follow != "false" {
+			fail(w, http.StatusBadRequest, fmt.Errorf("follow=%q: want true or false", follow))
+			return
+		}
+		past, records, stop := events.Replay()
 		defer stop()
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
 		flusher, _ := w.(http.Flusher)
 		enc := json.NewEncoder(w)
+		for _, rec := range past {
+			if enc.Encode(rec) != nil {
+				return
+			}
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if follow != "true" {
+			return
+		}
 		for {
 			select {
 			case <-r.Context().Done():

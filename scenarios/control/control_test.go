@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestAPI(t *testing.T) {
 
 	followed := make(chan scenarios.Record, 8)
 	fctx, fcancel := context.WithCancel(ctx)
-	go c.Events(fctx, func(r scenarios.Record) { followed <- r })
+	go c.Events(fctx, true, func(r scenarios.Record) { followed <- r })
 	time.Sleep(100 * time.Millisecond) // let the follower subscribe
 
 	applied, err := c.Change(ctx, `{"link": "r1:eth1", "state": "down"}`)
@@ -70,7 +71,24 @@ func TestAPI(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("the event stream showed nothing")
 	}
+	select { // the link's own record follows the change's
+	case r := <-followed:
+		if r.Kind != "link" {
+			t.Errorf("followed %+v, want the link going down", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the event stream showed no link record")
+	}
 	fcancel()
+
+	// Without follow: the history, then the end of the stream.
+	var past []string
+	if err := c.Events(ctx, false, func(r scenarios.Record) { past = append(past, r.Kind+" "+r.Event) }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"change link r1:eth1 down", "link link r1:eth1 -- server down"}; !slices.Equal(past, want) {
+		t.Errorf("event history %q, want %q", past, want)
+	}
 
 	for _, tt := range []struct{ body, want string }{
 		{`{router: r1, route: {add: "198.19.0.0/16 via 198.19.5.5"}}`, "gateway 198.19.5.5 is on none of the router's subnets"},
