@@ -197,7 +197,11 @@ func describeEvent(ev Event) string {
 	case PolicySet:
 		return "router " + ev.Router + " icmp policy changed"
 	case Flap:
-		return fmt.Sprintf("link %s flaps %d times, %v down then %v up", ev.Link, ev.Count, ev.Period, ev.Period)
+		times := fmt.Sprintf("%d times", ev.Count)
+		if ev.Count == 1 {
+			times = "once"
+		}
+		return fmt.Sprintf("link %s flaps %s, %v down then %v up", ev.Link, times, ev.Period, ev.Period)
 	}
 	return "?"
 }
