@@ -70,16 +70,20 @@ func MayError(orig packet.IPv4) Suppress {
 	return Send
 }
 
-var (
-	limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
-	thisNetwork      = netip.MustParsePrefix("0.0.0.0/8")
-	loopback         = netip.MustParsePrefix("127.0.0.0/8")
-	classE           = netip.MustParsePrefix("240.0.0.0/4") // includes 255.255.255.255
-)
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // UniqueHost reports whether a names one host: not in 0.0.0.0/8 or
 // 127.0.0.0/8, not multicast, not Class E or the limited broadcast
 // (RFC 1812 §4.2.2.11, §5.3.7).
 func UniqueHost(a netip.Addr) bool {
-	return !thisNetwork.Contains(a) && !loopback.Contains(a) && !a.IsMulticast() && !classE.Contains(a)
+	if !a.Is4() {
+		return false
+	}
+	// 0/8, 127/8, multicast 224/4 and class E 240/4 (with the limited
+	// broadcast): each is decided by the first octet.
+	switch first := a.As4()[0]; {
+	case first == 0, first == 127, first >= 224:
+		return false
+	}
+	return true
 }

@@ -203,12 +203,13 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	// is not a single host, nor one to 0/8 or 127/8. One that claims to
 	// come from the router itself, or from a connected subnet's broadcast
 	// address, is spoofed (Linux: martian source).
-	if !responder.UniqueHost(src) || thisNetwork.Contains(dst) || loopback.Contains(dst) || r.isLocal(src) || r.isBroadcast(src) {
+	dstNet := dst.As4()[0] // 0/8, 127/8 and 224/3 are decided by the first octet
+	if !responder.UniqueHost(src) || dstNet == 0 || dstNet == 127 || r.isLocal(src) || r.isBroadcast(src) {
 		return r.count(DropMartian)
 	}
 	// RFC 1812 §5.3.5: limited and directed broadcasts are not forwarded
 	// here, and there is no multicast routing.
-	if dst.IsMulticast() || classE.Contains(dst) || r.isBroadcast(dst) {
+	if dstNet >= 224 || r.isBroadcast(dst) { // multicast, class E, limited broadcast
 		return r.count(DropBroadcast)
 	}
 	// Linux drops source-routed datagrams, to itself or through it
@@ -502,12 +503,6 @@ func (r *Router) count(o Outcome) Outcome {
 	r.stats.outcomes[o].Add(1)
 	return o
 }
-
-var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	loopback    = netip.MustParsePrefix("127.0.0.0/8")
-	classE      = netip.MustParsePrefix("240.0.0.0/4") // and 255.255.255.255
-)
 
 // broadcastOf is the directed broadcast address of p's subnet; none for
 // /31 and /32 (RFC 3021).

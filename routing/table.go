@@ -16,7 +16,7 @@ import (
 // ready to use.
 type Table struct {
 	mu  sync.Mutex // serializes writers
-	cur atomic.Pointer[bart.Table[Route]]
+	cur atomic.Pointer[bart.Table[*Route]] // pointers: a lookup copies 8 bytes, not a Route
 }
 
 // Lookup returns the most specific route to dst. It is safe for
@@ -26,14 +26,18 @@ func (t *Table) Lookup(dst netip.Addr) (Route, bool) {
 	if tbl == nil {
 		return Route{}, false
 	}
-	return tbl.Lookup(dst.Unmap())
+	r, ok := tbl.Lookup(dst.Unmap())
+	if !ok {
+		return Route{}, false
+	}
+	return *r, true
 }
 
 // Add inserts r, replacing any route for the same prefix.
 func (t *Table) Add(r Route) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.cur.Store(t.load().InsertPersist(r.Prefix.Masked(), r))
+	t.cur.Store(t.load().InsertPersist(r.Prefix.Masked(), &r))
 }
 
 // Delete removes the route for exactly prefix p and reports whether there
@@ -51,9 +55,9 @@ func (t *Table) Delete(p netip.Prefix) bool {
 
 // Replace swaps in a table holding exactly routes, in one step.
 func (t *Table) Replace(routes []Route) {
-	next := new(bart.Table[Route])
+	next := new(bart.Table[*Route])
 	for _, r := range routes {
-		next.Insert(r.Prefix.Masked(), r)
+		next.Insert(r.Prefix.Masked(), &r)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -64,14 +68,14 @@ func (t *Table) Replace(routes []Route) {
 func (t *Table) Routes() []Route {
 	var rs []Route
 	for _, r := range t.load().AllSorted() {
-		rs = append(rs, r)
+		rs = append(rs, *r)
 	}
 	return rs
 }
 
-func (t *Table) load() *bart.Table[Route] {
+func (t *Table) load() *bart.Table[*Route] {
 	if tbl := t.cur.Load(); tbl != nil {
 		return tbl
 	}
-	return new(bart.Table[Route])
+	return new(bart.Table[*Route])
 }
