@@ -15,7 +15,7 @@ import (
 // no packet ever sees a half-applied change. The zero Table is empty and
 // ready to use.
 type Table struct {
-	mu  sync.Mutex // serializes writers
+	mu  sync.Mutex                         // serializes writers
 	cur atomic.Pointer[bart.Table[*Route]] // pointers: a lookup copies 8 bytes, not a Route
 }
 
