@@ -352,8 +352,9 @@ for ((r = 1; r <= rounds; r++)); do
       sleep 0.3
     done
   done
-  # Virtual hops: the same flood through one icmpgw router and through five.
-  if ((r % 2)); then order=(icmpgw chain); else order=(chain icmpgw); fi
+  # Virtual hops: the same flood through one icmpgw router and through five,
+  # twice each, A B B A, so that a drift of the machine's speed cancels.
+  if ((r % 2)); then order=(icmpgw chain chain icmpgw); else order=(chain icmpgw icmpgw chain); fi
   for topo in "${order[@]}"; do
     w_hops "$topo" "$r"
     sleep 0.3
