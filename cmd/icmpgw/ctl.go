@@ -116,7 +116,7 @@ func ctl(args []string) error {
 			}
 		})
 	case cmd == "links" && len(rest) == 0:
-		var ls []scenarios.LinkStats
+		var ls []control.Link
 		if err := c.Get(ctx, "/v1/links", &ls); err != nil {
 			return err
 		}
@@ -128,14 +128,7 @@ func ctl(args []string) error {
 				if !l.Up {
 					state = "down"
 				}
-				drops := func(s scenarios.LinkStats, ab bool) uint64 {
-					d := s.BA
-					if ab {
-						d = s.AB
-					}
-					return d.DroppedDown + d.DroppedLoss + d.DroppedQueue
-				}
-				fmt.Fprintf(tw, "%s -- %s\t%s\t%d\t%d\t%d\t%d\n", l.A, l.B, state, l.AB.Delivered, drops(l, true), l.BA.Delivered, drops(l, false))
+				fmt.Fprintf(tw, "%s -- %s\t%s\t%d\t%d\t%d\t%d\n", l.A, l.B, state, l.AToB.Delivered, l.AToB.Dropped(), l.BToA.Delivered, l.BToA.Dropped())
 			}
 			tw.Flush()
 		})

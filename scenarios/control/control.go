@@ -30,6 +30,7 @@ import (
 	"github.com/icmpgw/icmpgw/responder"
 	"github.com/icmpgw/icmpgw/routing"
 	"github.com/icmpgw/icmpgw/scenarios"
+	"github.com/icmpgw/icmpgw/tun/wire"
 )
 
 // maxBody bounds a request body.
@@ -75,7 +76,7 @@ func Serve(ctx context.Context, l net.Listener, t *scenarios.Topology, events *s
 		reply(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /v1/links", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, t.Links())
+		reply(w, http.StatusOK, links(t))
 	})
 	mux.HandleFunc("POST /v1/changes", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -149,7 +150,7 @@ func Serve(ctx context.Context, l net.Listener, t *scenarios.Topology, events *s
 // Router is a router as the API shows it.
 type Router struct {
 	Name     string            `json:"name"`
-	Policy   responder.Policy  `json:"policy"`
+	Policy   Policy            `json:"policy"`
 	Ifaces   []Iface           `json:"ifaces"`
 	Received uint64            `json:"received"`
 	Outcomes map[string]uint64 `json:"outcomes"`
@@ -159,11 +160,98 @@ type Router struct {
 
 // Iface is a router interface as the API shows it.
 type Iface struct {
-	Name  string                 `json:"name"`
-	Addr  string                 `json:"addr"`
-	MTU   int                    `json:"mtu"`
-	Up    bool                   `json:"up"`
-	Stats routing.InterfaceStats `json:"stats"`
+	Name  string     `json:"name"`
+	Addr  string     `json:"addr"`
+	MTU   int        `json:"mtu"`
+	Up    bool       `json:"up"`
+	Stats IfaceStats `json:"stats"`
+}
+
+// IfaceStats counts what crossed a router interface.
+type IfaceStats struct {
+	RxPackets uint64 `json:"rx_packets"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxErrors  uint64 `json:"tx_errors"`
+}
+
+// Policy is a router's ICMP policy in a scenario's own words, the keys of
+// icmp: — what "icmpgw ctl policy" takes.
+type Policy struct {
+	Silent    bool   `json:"silent"`
+	RateLimit any    `json:"ratelimit"` // "linux", "off", or {burst, interval}
+	Quote     any    `json:"quote"`     // 576, a byte count, or "all"
+	Source    string `json:"source"`    // outgoing, incoming, or an address
+	TTL       int    `json:"ttl"`
+	Redirects bool   `json:"redirects"`
+	Echo      bool   `json:"echo"`
+	Delay     string `json:"delay"`
+}
+
+// policyView writes p in a scenario's words.
+func policyView(p responder.Policy) Policy {
+	v := Policy{Silent: p.Silent, RateLimit: "linux", Quote: 576, Source: "outgoing", TTL: int(p.OriginTTL()),
+		Redirects: !p.NoRedirects, Echo: !p.NoEcho, Delay: p.Delay.String()}
+	switch {
+	case p.NoRateLimit:
+		v.RateLimit = "off"
+	case p.RateBurst != 0 || p.RateInterval != 0:
+		burst, interval := p.RateBurst, p.RateInterval
+		if burst == 0 {
+			burst = responder.DefaultBurst
+		}
+		if interval == 0 {
+			interval = responder.DefaultInterval
+		}
+		v.RateLimit = map[string]any{"burst": burst, "interval": interval.String()}
+	}
+	switch {
+	case p.QuoteAll:
+		v.Quote = "all"
+	case p.Quote > 0:
+		v.Quote = p.Quote
+	}
+	switch p.Source {
+	case responder.SourceIncoming:
+		v.Source = "incoming"
+	case responder.SourceFixed:
+		v.Source = p.SourceAddr.String()
+	}
+	return v
+}
+
+// Link is a link as the API shows it.
+type Link struct {
+	A    string   `json:"a"`
+	B    string   `json:"b"`
+	Up   bool     `json:"up"`
+	AToB DirStats `json:"a_to_b"` // router to host, on a host link
+	BToA DirStats `json:"b_to_a"`
+}
+
+// DirStats counts what one direction of a link did.
+type DirStats struct {
+	Sent         uint64 `json:"sent"`
+	Delivered    uint64 `json:"delivered"`
+	DroppedDown  uint64 `json:"dropped_down"`
+	DroppedLoss  uint64 `json:"dropped_loss"`
+	DroppedQueue uint64 `json:"dropped_queue"`
+	Bytes        uint64 `json:"bytes"`
+}
+
+// Dropped is every datagram the direction dropped, for any reason.
+func (d DirStats) Dropped() uint64 { return d.DroppedDown + d.DroppedLoss + d.DroppedQueue }
+
+func links(t *scenarios.Topology) []Link {
+	dir := func(s wire.Stats) DirStats {
+		return DirStats{s.Sent, s.Delivered, s.DroppedDown, s.DroppedLoss, s.DroppedQueue, s.Bytes}
+	}
+	var out []Link
+	for _, l := range t.Links() {
+		out = append(out, Link{A: l.A.String(), B: l.B.String(), Up: l.Up, AToB: dir(l.AB), BToA: dir(l.BA)})
+	}
+	return out
 }
 
 // Route is one route as the API shows it.
@@ -177,10 +265,12 @@ func routers(t *scenarios.Topology) []Router {
 	for _, rs := range t.Scenario.Routers {
 		r := t.Routers[rs.Name]
 		s := r.Stats()
-		ro := Router{Name: rs.Name, Policy: r.Policy(), Received: s.Received,
+		ro := Router{Name: rs.Name, Policy: policyView(r.Policy()), Received: s.Received,
 			Outcomes: map[string]uint64{}, Sent: map[string]uint64{}, Withheld: map[string]uint64{}}
 		for _, ifc := range r.Ifaces {
-			ro.Ifaces = append(ro.Ifaces, Iface{Name: ifc.Name, Addr: ifc.Addr.String(), MTU: ifc.MTU, Up: ifc.Up(), Stats: ifc.Stats()})
+			st := ifc.Stats()
+			ro.Ifaces = append(ro.Ifaces, Iface{Name: ifc.Name, Addr: ifc.Addr.String(), MTU: ifc.MTU, Up: ifc.Up(),
+				Stats: IfaceStats{st.RxPackets, st.RxBytes, st.TxPackets, st.TxBytes, st.TxErrors}})
 		}
 		for i, n := range s.Outcomes {
 			if n > 0 {

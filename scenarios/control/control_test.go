@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,6 +50,23 @@ func TestAPI(t *testing.T) {
 	}
 	if len(rs) != 1 || rs[0].Name != "r1" || len(rs[0].Ifaces) != 2 || rs[0].Ifaces[1].Addr != "203.0.113.1/24" || !rs[0].Ifaces[1].Up {
 		t.Fatalf("routers %+v", rs)
+	}
+
+	// The JSON speaks the scenario file's words, in one key style.
+	var raw []map[string]any
+	if err := c.Get(ctx, "/v1/routers", &raw); err != nil {
+		t.Fatal(err)
+	}
+	policy, _ := json.Marshal(raw[0]["policy"])
+	if want := `{"delay":"0s","echo":true,"quote":576,"ratelimit":"linux","redirects":true,"silent":false,"source":"outgoing","ttl":64}`; string(policy) != want {
+		t.Errorf("policy %s, want %s", policy, want)
+	}
+	var rawLinks []map[string]any
+	if err := c.Get(ctx, "/v1/links", &rawLinks); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawLinks[1]; got["a"] != "r1:eth1" || got["b"] != "server" || got["up"] != true || got["a_to_b"] == nil {
+		t.Errorf("link %v, want a r1:eth1, b server, up, a_to_b counters", got)
 	}
 
 	followed := make(chan scenarios.Record, 8)
