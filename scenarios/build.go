@@ -45,13 +45,14 @@ type Topology struct {
 	closed  bool
 	linkMu  sync.Mutex // serializes setLinkUp
 
-	goneMu sync.Mutex      // guards ready, dead, lost and the state file
-	ready  bool            // Build is done: host faults count from now on
-	dead   map[string]bool // hosts gone, by name
-	lost   map[string]bool // namespaces deleted under the lab: not ours to delete any more
-	unlock func()          // releases the prefix's lock
-	events *EventLog
-	pcaps  []pcap // closed in teardown after the links
+	goneMu      sync.Mutex      // guards ready, dead, lost and the state file
+	ready       bool            // Build is done: host faults count from now on
+	dead        map[string]bool // hosts gone, by name
+	lost        map[string]bool // namespaces deleted under the lab: not ours to delete any more
+	unlock      func()          // releases the prefix's lock
+	events      *EventLog
+	pcaps       []pcap // closed in teardown after the links
+	pcapSnaplen int
 }
 
 // pcap is one router interface's capture and the file it writes.
@@ -111,6 +112,9 @@ type Options struct {
 	// every timeline event.
 	Events *EventLog
 	Pcap   string // directory for one pcapng file per router interface, ROUTER-IFACE.pcapng; "" for none
+	// PcapSnaplen keeps the first PcapSnaplen bytes of each datagram in
+	// the pcapng files; 0 keeps them whole.
+	PcapSnaplen int
 	// PlainTUN opens the hosts' TUN devices without offloads (water): one
 	// datagram per system call each way. The default uses the kernel's
 	// TUN offloads (tun.CreateOffloadIn).
@@ -163,7 +167,7 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 	}
 	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log,
 		quit: make(chan struct{}), gone: make(chan struct{}), hosts: make(map[string]*hostDevice),
-		dead: make(map[string]bool), lost: make(map[string]bool), unlock: unlock, events: o.Events}
+		dead: make(map[string]bool), lost: make(map[string]bool), unlock: unlock, events: o.Events, pcapSnaplen: o.PcapSnaplen}
 	defer func() {
 		if err != nil {
 			t.teardown()
@@ -317,7 +321,7 @@ func (t *Topology) capture(path, name string, dev tun.Device) (*capture.Device, 
 	if err != nil {
 		return nil, fmt.Errorf("pcap: %w", err)
 	}
-	c, err := capture.Wrap(dev, f, name)
+	c, err := capture.Wrap(dev, f, name, t.pcapSnaplen)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("pcap: %s: %w", path, err)

@@ -121,6 +121,7 @@ type labFlags struct {
 	noRedir   string
 	events    string
 	pcap      string
+	snaplen   int
 	metrics   string
 	noOffload bool
 	verbose   bool
@@ -142,6 +143,7 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 		fs.StringVar(&lf.events, "events", "", "write every ICMP message the routers send or suppress (and why), every timeline\nevent and link change, as JSON lines to `FILE` (- for standard output)")
 		fs.StringVar(&lf.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics while the lab runs, e.g.\n"+metrics.DefaultAddr+"; loopback addresses only; empty: off")
 		fs.StringVar(&lf.pcap, "pcap", "", "record every datagram each router interface receives and sends to\n`DIR`/ROUTER-IFACE.pcapng (raw IPv4; read with tshark -r or Wireshark)")
+		fs.IntVar(&lf.snaplen, "pcap-snaplen", 0, "with --pcap, keep only the first `BYTES` of each datagram (128 keeps the\nheaders and most of an ICMP error's quote); 0 keeps them whole")
 		fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments (loss, jitter); 0 takes the scenario's")
 		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited.\nWith a scenario, applies to every router only when given")
 		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
@@ -312,6 +314,12 @@ func (lf *labFlags) serveMetrics(ctx context.Context, t *scenarios.Topology) err
 // build brings sc up and returns it with a context that ends on SIGINT or
 // SIGTERM.
 func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.Context, context.CancelFunc, error) {
+	switch {
+	case lf.snaplen < 0:
+		return nil, nil, nil, fmt.Errorf("--pcap-snaplen: got %d, want 0 (whole datagrams) or a byte count", lf.snaplen)
+	case lf.snaplen > 0 && lf.pcap == "":
+		return nil, nil, nil, errors.New("--pcap-snaplen: needs --pcap DIR")
+	}
 	if err := needRoot(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -325,7 +333,7 @@ func build(sc *scenarios.Scenario, lf *labFlags) (*scenarios.Topology, context.C
 		stop()
 		return nil, nil, nil, err
 	}
-	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events, Pcap: lf.pcap, PlainTUN: lf.noOffload})
+	t, err := scenarios.Build(sc, scenarios.Options{Prefix: lf.prefix, Seed: seed, Log: logger(lf.verbose), Events: events, Pcap: lf.pcap, PcapSnaplen: lf.snaplen, PlainTUN: lf.noOffload})
 	if err == nil {
 		if err = lf.serveMetrics(ctx, t); err != nil {
 			t.Close()

@@ -51,23 +51,27 @@ type Device struct {
 	dev  tun.Device
 	errs atomic.Uint64
 
-	mu     sync.Mutex // serializes w and guards closed
-	w      *pcapgo.NgWriter
-	closed bool
+	mu      sync.Mutex // serializes w and guards closed
+	w       *pcapgo.NgWriter
+	closed  bool
+	snaplen int
 }
 
 // Wrap writes a pcapng section and interface header to w, naming the
 // interface name, flushes them, and returns a Device that records the
-// datagrams crossing dev to w. The caller keeps w and closes it after
-// Device.Close.
-func Wrap(dev tun.Device, w io.Writer, name string) (*Device, error) {
+// datagrams crossing dev to w: their first snaplen bytes, or whole if
+// snaplen is 0. The caller keeps w and closes it after Device.Close.
+func Wrap(dev tun.Device, w io.Writer, name string, snaplen int) (*Device, error) {
+	if snaplen < 0 {
+		return nil, fmt.Errorf("capture: %s: snaplen %d: want 0 (whole datagrams) or more", name, snaplen)
+	}
 	intf := pcapgo.NgInterface{
 		Name:                name,
 		Description:         "icmpgw router interface " + dev.Name(),
 		OS:                  runtime.GOOS,
 		LinkType:            LinkType,
 		TimestampResolution: 9, // nanoseconds, as time.Time
-		SnapLength:          0, // whole datagrams
+		SnapLength:          uint32(snaplen), // 0: whole datagrams
 	}
 	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
 		Hardware:    runtime.GOARCH,
@@ -81,12 +85,15 @@ func Wrap(dev tun.Device, w io.Writer, name string) (*Device, error) {
 	if err := nw.Flush(); err != nil {
 		return nil, fmt.Errorf("capture: %s: write pcapng header: %w", name, err)
 	}
-	return &Device{dev: dev, w: nw}, nil
+	return &Device{dev: dev, w: nw, snaplen: snaplen}, nil
 }
 
 // record writes pkt with the time now and flushes it. It does not keep pkt.
 func (d *Device) record(pkt []byte, dir *pcapgo.NgEpbFlags) {
 	ci := gopacket.CaptureInfo{Timestamp: time.Now(), CaptureLength: len(pkt), Length: len(pkt)}
+	if d.snaplen > 0 && len(pkt) > d.snaplen {
+		ci.CaptureLength, pkt = d.snaplen, pkt[:d.snaplen]
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {

@@ -69,7 +69,7 @@ func TestCaptureBothDirectionsInOrder(t *testing.T) {
 	ch := tuntest.NewChannel("r1/eth0", 1500)
 	var file bytes.Buffer
 	start := time.Now()
-	d, err := Wrap(ch, &file, "r1-eth0")
+	d, err := Wrap(ch, &file, "r1-eth0", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +176,10 @@ func (f *failAfter) Write(p []byte) (int, error) {
 func TestCaptureErrorsAreCountedNotReturned(t *testing.T) {
 	ch := tuntest.NewChannel("r1/eth0", 1500)
 	var header bytes.Buffer
-	if _, err := Wrap(tuntest.Discard{}, &header, "x"); err != nil {
+	if _, err := Wrap(tuntest.Discard{}, &header, "x", 0); err != nil {
 		t.Fatal(err)
 	}
-	d, err := Wrap(ch, &failAfter{n: header.Len()}, "x")
+	d, err := Wrap(ch, &failAfter{n: header.Len()}, "x", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestCaptureErrorsAreCountedNotReturned(t *testing.T) {
 }
 
 func TestCaptureHeaderError(t *testing.T) {
-	if _, err := Wrap(tuntest.Discard{}, &failAfter{}, "r1-eth0"); err == nil {
+	if _, err := Wrap(tuntest.Discard{}, &failAfter{}, "r1-eth0", 0); err == nil {
 		t.Error("Wrap on a failing writer: no error")
 	}
 }
@@ -214,7 +214,7 @@ func TestCaptureHeaderError(t *testing.T) {
 func TestCaptureConcurrentReadWrite(t *testing.T) {
 	ch := tuntest.NewChannel("r1/eth0", 1500)
 	var file bytes.Buffer
-	d, err := Wrap(ch, &file, "r1-eth0")
+	d, err := Wrap(ch, &file, "r1-eth0", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +255,40 @@ func TestCaptureConcurrentReadWrite(t *testing.T) {
 	}
 	if nin != n || nout != n {
 		t.Errorf("%d inbound and %d outbound packets, want %d each", nin, nout, n)
+	}
+}
+
+// TestSnaplen checks that a snap length keeps the first bytes of each
+// datagram and records its whole length, and that a negative one is
+// refused.
+func TestSnaplen(t *testing.T) {
+	ch := tuntest.NewChannel("r1/eth0", 1500)
+	var file bytes.Buffer
+	d, err := Wrap(ch, &file, "r1-eth0", 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := tuntest.Ping(client, server, 64, 56) // 84 bytes
+	if _, err := d.Write([][]byte{ping}); err != nil {
+		t.Fatal(err)
+	}
+	<-ch.Out
+	d.Close()
+	nr, err := pcapgo.NewNgReader(&file, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, ci, err := nr.ReadPacketData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.CaptureLength != 40 || ci.Length != 84 || !bytes.Equal(data, ping[:40]) {
+		t.Errorf("recorded %d of %d bytes (% x), want the first 40 of 84", ci.CaptureLength, ci.Length, data)
+	}
+	if intf, err := nr.Interface(0); err != nil || intf.SnapLength != 40 {
+		t.Errorf("interface snap length %d (%v), want 40", intf.SnapLength, err)
+	}
+	if _, err := Wrap(ch, &file, "x", -1); err == nil {
+		t.Error("snaplen -1 accepted")
 	}
 }
