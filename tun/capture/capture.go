@@ -70,7 +70,7 @@ func Wrap(dev tun.Device, w io.Writer, name string, snaplen int) (*Device, error
 		Description:         "icmpgw router interface " + dev.Name(),
 		OS:                  runtime.GOOS,
 		LinkType:            LinkType,
-		TimestampResolution: 9, // nanoseconds, as time.Time
+		TimestampResolution: 9,               // nanoseconds, as time.Time
 		SnapLength:          uint32(snaplen), // 0: whole datagrams
 	}
 	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
