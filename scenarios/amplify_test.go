@@ -40,7 +40,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -231,7 +230,7 @@ func buildKernelTwin(t *testing.T, client, router, srv string) {
 		}
 	}
 	for _, v := range []struct{ ns, peer string }{{client, "r0"}, {srv, "r1"}} {
-		err := inNetns(v.ns, func() error {
+		err := tun.InNamespace(v.ns, func() error {
 			peerNS, err := netns.GetFromName(router)
 			if err != nil {
 				return err
@@ -276,7 +275,7 @@ func buildKernelTwin(t *testing.T, client, router, srv string) {
 	for _, l := range links {
 		var state netlink.LinkOperState
 		up := func() bool {
-			err := inNetns(l.Namespace, func() error {
+			err := tun.InNamespace(l.Namespace, func() error {
 				link, err := netlink.LinkByName(l.Name)
 				if err == nil {
 					state = link.Attrs().OperState
@@ -451,7 +450,7 @@ func classifyError(pkt []byte, f flood, port int) (string, bool) {
 // ns, dropped on the way out.
 func txDropped(ns string) (uint64, error) {
 	var n uint64
-	err := inNetns(ns, func() error {
+	err := tun.InNamespace(ns, func() error {
 		link, err := netlink.LinkByName("gw0")
 		if err != nil {
 			return err
@@ -471,7 +470,7 @@ func txDropped(ns string) (uint64, error) {
 // ("Ip", "Icmp", ...), then counter name, to value.
 func readSNMP(ns string) (map[string]map[string]int64, error) {
 	var b []byte
-	err := inNetns(ns, func() error {
+	err := tun.InNamespace(ns, func() error {
 		// /proc/net follows the process's main thread; thread-self/net
 		// follows this thread, which is inside ns.
 		var err error
@@ -506,7 +505,7 @@ func readSNMP(ns string) (map[string]map[string]int64, error) {
 // thread uses it later.
 func socketIn(ns string, typ, proto int) (int, error) {
 	fd := -1
-	err := inNetns(ns, func() error {
+	err := tun.InNamespace(ns, func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, proto)
 		return err
@@ -516,43 +515,4 @@ func socketIn(ns string, typ, proto int) (int, error) {
 		fd = -1
 	}
 	return fd, err
-}
-
-// inNetns runs fn on a fresh goroutine locked to its OS thread, moved into
-// the network namespace ns. Afterwards the thread goes back to where it
-// was; if it cannot, its goroutine exits still locked and the runtime ends
-// the thread, so nothing else ever runs in ns by accident. The caller's
-// own thread never moves.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get thread netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open netns %s: %w", ns, err)
-			return
-		}
-		err = netns.Set(target)
-		target.Close()
-		if err == nil {
-			err = fn()
-		} else {
-			err = fmt.Errorf("enter netns %s: %w", ns, err)
-		}
-		if serr := netns.Set(orig); serr != nil {
-			errc <- errors.Join(err, fmt.Errorf("restore thread netns: %w", serr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
 }

@@ -43,7 +43,7 @@ func CreateNamespace(name string) error {
 	if exists {
 		return errExist(name)
 	}
-	err = withThread(func() error {
+	err = WithThread(func() error {
 		// NewNamed unshares this thread into a fresh namespace, then
 		// bind-mounts it at /run/netns/name (O_EXCL, so a racing creator
 		// fails here). withThread moves the thread back afterwards, on
@@ -332,7 +332,7 @@ func writeSysctls(ns, link string, sysctls []Sysctl) error {
 		return nil
 	}
 	disable := "net/ipv6/conf/" + link + "/disable_ipv6"
-	return inNamespace(ns, func() error {
+	return InNamespace(ns, func() error {
 		for _, s := range sysctls {
 			err := writeFile(filepath.Join("/proc/sys", s.Key), s.Value)
 			if err != nil && !(s.Key == disable && s.Value == "1" && errors.Is(err, fs.ErrNotExist)) {
@@ -363,7 +363,7 @@ func writeFile(name, value string) error {
 // runtime's pool.
 func handleAt(ns string) (*netlink.Handle, error) {
 	var h *netlink.Handle
-	err := withThread(func() error {
+	err := WithThread(func() error {
 		target, err := netns.GetFromName(ns)
 		if err != nil {
 			return fmt.Errorf("tun: open netns %s: %w", ns, err)
@@ -382,10 +382,10 @@ func handleAt(ns string) (*netlink.Handle, error) {
 	return h, err
 }
 
-// inNamespace runs fn on a thread inside the named namespace ns; see
-// withThread.
-func inNamespace(ns string, fn func() error) error {
-	return withThread(func() error {
+// InNamespace runs fn on a thread inside the named namespace ns (one under
+// /run/netns); see WithThread.
+func InNamespace(ns string, fn func() error) error {
+	return WithThread(func() error {
 		target, err := netns.GetFromName(ns)
 		if err != nil {
 			return fmt.Errorf("tun: open netns %s: %w", ns, err)
@@ -398,16 +398,16 @@ func inNamespace(ns string, fn func() error) error {
 	})
 }
 
-// withThread runs fn on a new goroutine locked to its OS thread and waits
+// WithThread runs fn on a new goroutine locked to its OS thread and waits
 // for it. fn may move the thread into other network namespaces: afterwards
-// withThread sets the thread's namespace back to the one it started in and
+// WithThread sets the thread's namespace back to the one it started in and
 // unlocks it only if that worked. Otherwise the goroutine exits still
 // locked and the Go runtime ends the thread rather than reuse it in the
 // wrong namespace. Either way the caller's own thread never moves.
 //
 // Go (since 1.10) never starts new threads from a locked thread, so no
 // other thread inherits the namespace fn enters.
-func withThread(fn func() error) error {
+func WithThread(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

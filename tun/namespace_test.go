@@ -520,7 +520,7 @@ func nsHandle(t *testing.T, ns string) *netlink.Handle {
 func readSysctl(t *testing.T, ns, key string) string {
 	t.Helper()
 	var b []byte
-	err := inNamespace(ns, func() error {
+	err := InNamespace(ns, func() error {
 		var err error
 		b, err = os.ReadFile(filepath.Join("/proc/sys", key))
 		return err

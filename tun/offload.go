@@ -35,20 +35,11 @@ const writeChunk = 64
 // not which packets there are. The virtio-net handling is wireguard-go's
 // (golang.zx2c4.com/wireguard/tun).
 func CreateOffloadIn(ns, name string, mtu int) (Device, error) {
-	if err := checkNamespaceName(ns); err != nil {
-		return nil, err
-	}
-	if err := checkLinkName(name); err != nil {
-		return nil, err
-	}
-	if mtu < 0 {
-		return nil, fmt.Errorf("tun: create %s in netns %s: mtu %d: want 0 (kernel default) or a positive MTU", name, ns, mtu)
-	}
-	if err := checkNoLink(ns, name); err != nil {
+	if err := checkCreate(ns, name, mtu); err != nil {
 		return nil, err
 	}
 	var dev wgtun.Device
-	err := inNamespace(ns, func() error {
+	err := InNamespace(ns, func() error {
 		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err

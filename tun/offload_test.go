@@ -59,7 +59,7 @@ func TestCreateOffloadIn(t *testing.T) {
 	// Datagrams the kernel queued while nobody read come back in one Read.
 	t.Run("read drains the queue", func(t *testing.T) {
 		const n = 5
-		err := inNamespace(ns, func() error {
+		err := InNamespace(ns, func() error {
 			c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IP(peer.AsSlice()), Port: 9})
 			if err != nil {
 				return err

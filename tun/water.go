@@ -29,23 +29,14 @@ import (
 // opened on a separate goroutine locked to its OS thread, which moves into
 // ns and back (see withThread).
 func CreateIn(ns, name string, mtu int) (Device, error) {
-	if err := checkNamespaceName(ns); err != nil {
-		return nil, err
-	}
-	if err := checkLinkName(name); err != nil {
-		return nil, err
-	}
-	if mtu < 0 {
-		return nil, fmt.Errorf("tun: create %s in netns %s: mtu %d: want 0 (kernel default) or a positive MTU", name, ns, mtu)
-	}
 	// water.New leaks the descriptor when TUNSETIFF fails, and a leaked
 	// TUN descriptor keeps its namespace alive after DeleteNamespace. The
-	// usual cause is a name already in use, so check that first.
-	if err := checkNoLink(ns, name); err != nil {
+	// usual cause is a name already in use, which checkCreate checks.
+	if err := checkCreate(ns, name, mtu); err != nil {
 		return nil, err
 	}
 	var ifce *water.Interface
-	err := inNamespace(ns, func() error {
+	err := InNamespace(ns, func() error {
 		// Opening /dev/net/tun binds the file to the namespace of the
 		// opening thread; TUNSETIFF then creates the netdev there.
 		var err error
@@ -71,6 +62,21 @@ func CreateIn(ns, name string, mtu int) (Device, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkCreate checks the arguments of CreateIn and CreateOffloadIn, and
+// that ns has no link called name yet.
+func checkCreate(ns, name string, mtu int) error {
+	if err := checkNamespaceName(ns); err != nil {
+		return err
+	}
+	if err := checkLinkName(name); err != nil {
+		return err
+	}
+	if mtu < 0 {
+		return fmt.Errorf("tun: create %s in netns %s: mtu %d: want 0 (kernel default) or a positive MTU", name, ns, mtu)
+	}
+	return checkNoLink(ns, name)
 }
 
 // checkNoLink returns an error wrapping fs.ErrExist if ns has a link

@@ -11,6 +11,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/icmpgw/icmpgw/tun"
 )
 
 // lab is /work/shared/kernel-lab.sh built in Go, with a Linux router
@@ -209,7 +211,7 @@ func newLab(t *testing.T) *lab {
 // a locked thread that returns to its own namespace afterwards.
 func newNamed(name string) (netns.NsHandle, error) {
 	h := netns.None()
-	err := onLockedThread(func() error {
+	err := tun.WithThread(func() error {
 		var err error
 		h, err = netns.NewNamed(name)
 		return err

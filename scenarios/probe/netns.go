@@ -4,44 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/icmpgw/icmpgw/tun"
 )
 
 // errNoNetns is returned for an empty namespace name: a probe never runs in
 // the caller's own namespace.
 var errNoNetns = errors.New("no network namespace named (probes never run in the caller's namespace)")
-
-// onLockedThread runs f on a fresh goroutine locked to its OS thread. f may
-// move the thread to another network namespace; afterwards the thread is
-// set back to the namespace it started in. If that fails, the thread is
-// discarded: its goroutine exits still locked and the runtime terminates
-// the thread, so no other goroutine ever runs in a namespace by accident.
-func onLockedThread(f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open current netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		err = f()
-		if serr := netns.Set(orig); serr != nil {
-			// Leave the thread locked: it dies with this goroutine.
-			errc <- errors.Join(err, fmt.Errorf("return to original netns: %w", serr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
-}
 
 // inNetns runs f on a locked OS thread that has joined the network
 // namespace named ns (a name under /run/netns, as `ip netns` uses).
@@ -49,7 +22,7 @@ func inNetns(ns string, f func() error) error {
 	if ns == "" {
 		return errNoNetns
 	}
-	return onLockedThread(func() error {
+	return tun.WithThread(func() error {
 		target, err := netns.GetFromName(ns)
 		if err != nil {
 			return fmt.Errorf("open netns: %w", err)
