@@ -112,18 +112,26 @@ func (b IPv4) StampOptions(in, out netip.Addr, now time.Time, ours func(netip.Ad
 		o := opts[i : i+int(opts[i+1])]
 		switch o[0] {
 		case optRR:
-			if p := int(o[2]); p <= len(o) {
-				a := out.As4()
-				copy(o[p-1:], a[:])
-				o[2] += 4
-				changed = true
-			}
+			changed = stampRecordRoute(o, out) || changed
 		case optTS:
 			changed = stampTimestamp(o, in, now, ours) || changed
 		}
 		i += len(o)
 	}
 	return changed
+}
+
+// stampRecordRoute writes addr in the next free slot of record route
+// option o, if there is one; see StampOptions.
+func stampRecordRoute(o []byte, addr netip.Addr) bool {
+	p := int(o[2])
+	if p > len(o) {
+		return false
+	}
+	a := addr.As4()
+	copy(o[p-1:], a[:])
+	o[2] += 4
+	return true
 }
 
 // stampTimestamp updates one timestamp option o; see StampOptions.
@@ -195,20 +203,14 @@ func (b IPv4) AppendEchoOptions(dst []byte, local netip.Addr, now time.Time, our
 		}
 		i += len(o)
 	}
-	a := local.As4()
 	if rr != nil {
 		dst = append(dst, rr...)
 		o := dst[len(dst)-len(rr):]
-		if int(o[2]) <= len(o) { // the request's stamp, then the reply's
-			copy(o[o[2]-1:], a[:])
-			o[2] += 4
-			if p := int(o[2]); p <= len(o) {
-				if p+3 > len(o) {
-					return dst[:start], false
-				}
-				copy(o[p-1:], a[:])
-				o[2] += 4
+		if stampRecordRoute(o, local) { // the request's stamp, then the reply's
+			if p := int(o[2]); p <= len(o) && p+3 > len(o) {
+				return dst[:start], false
 			}
+			stampRecordRoute(o, local)
 		}
 	}
 	if ts != nil {

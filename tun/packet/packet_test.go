@@ -1,7 +1,6 @@
 package packet
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
@@ -145,14 +144,6 @@ func TestValidate(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	build := func(opts []byte) IPv4 {
-		b := make([]byte, 20+len(opts))
-		b[0] = byte(0x40 | (20+len(opts))/4)
-		binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
-		copy(b[20:], opts)
-		IPv4(b).SetChecksum()
-		return b
-	}
 	tests := []struct {
 		name        string
 		opts        []byte
@@ -170,7 +161,7 @@ func TestOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ip := build(tt.opts)
+			ip := withOptions(tt.opts)
 			if got := ip.Validate(); got != tt.want {
 				t.Fatalf("Validate = %v, want %v", got, tt.want)
 			}
