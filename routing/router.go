@@ -318,10 +318,14 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		}
 		// RFC 1122 §3.2.2.6: record route and timestamp options come back,
 		// updated with the router's address (Linux: ip_options_echo).
-		now := r.now()
+		hasOptions, isTimestamp := pkt.HeaderLen() > packet.IPv4MinHeaderLen, icmp.Type() == ipv4.ICMPTypeTimestamp
+		var now time.Time // read once, and only for what stamps it
+		if hasOptions || isTimestamp {
+			now = r.now()
+		}
 		var optBuf [packet.IPv4MaxHeaderLen - packet.IPv4MinHeaderLen]byte
 		opts := optBuf[:0]
-		if pkt.HeaderLen() > packet.IPv4MinHeaderLen {
+		if hasOptions {
 			if opts, ok = pkt.AppendEchoOptions(opts, pkt.Dst(), now, r.isLocal); !ok {
 				return r.count(DropEchoOptions)
 			}
@@ -329,7 +333,7 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 		start := len(out.arena)
 		o := responder.Origin{Src: pkt.Dst(), ID: r.nextID(), TTL: policy.OriginTTL()}
 		reply := ipv4.ICMPTypeEchoReply
-		if icmp.Type() == ipv4.ICMPTypeTimestamp {
+		if isTimestamp {
 			reply = ipv4.ICMPTypeTimestampReply
 			out.arena = responder.AppendTimestampReply(out.arena, o, pkt, opts, packet.Timestamp(now))
 		} else {
