@@ -70,7 +70,8 @@ type EventLog struct {
 
 	subMu  sync.Mutex
 	subs   map[chan Record]struct{}
-	recent []Record // the last historyLen records written, oldest first
+	recent []Record // the last historyLen records written: a ring
+	next   int      // where the next record goes in recent, once it is full
 }
 
 // historyLen is how many past records Recent and Replay keep.
@@ -89,10 +90,12 @@ func NewEventLog(w io.Writer) *EventLog {
 		for r := range l.ch {
 			enc.Encode(r)
 			l.subMu.Lock()
-			if len(l.recent) == historyLen {
-				l.recent = append(l.recent[:0], l.recent[1:]...)
+			if len(l.recent) < historyLen {
+				l.recent = append(l.recent, r)
+			} else {
+				l.recent[l.next] = r
+				l.next = (l.next + 1) % historyLen
 			}
-			l.recent = append(l.recent, r)
 			for sub := range l.subs {
 				select {
 				case sub <- r:
@@ -127,7 +130,7 @@ func (l *EventLog) Replay() (past []Record, records <-chan Record, stop func()) 
 	ch := make(chan Record, 256)
 	l.subMu.Lock()
 	defer l.subMu.Unlock()
-	past = append([]Record(nil), l.recent...)
+	past = append(append([]Record(nil), l.recent[l.next:]...), l.recent[:l.next]...) // oldest first
 	if l.subs == nil {
 		close(ch)
 		return past, ch, func() {}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,5 +70,28 @@ func TestAddAfterClose(t *testing.T) {
 	l.Add(Record{Kind: "change"})
 	if l.Close() == 0 {
 		t.Error("a record added after Close was not counted as dropped")
+	}
+}
+
+// TestReplayKeepsTheLastRecords checks the history ring: once more than
+// historyLen records have been written, Replay gives the last ones, oldest
+// first.
+func TestReplayKeepsTheLastRecords(t *testing.T) {
+	l := NewEventLog(io.Discard)
+	for i := range historyLen + 44 {
+		l.Add(Record{Kind: "change", Event: strconv.Itoa(i)})
+	}
+	l.Close() // waits until every record is written
+	past, _, stop := l.Replay()
+	stop()
+	if len(past) != historyLen || past[0].Event != "44" || past[historyLen-1].Event != strconv.Itoa(historyLen+43) {
+		t.Errorf("%d records from %q to %q, want %d from \"44\" to %q", len(past), past[0].Event, past[len(past)-1].Event, historyLen, strconv.Itoa(historyLen+43))
+	}
+	for i := 1; i < len(past); i++ {
+		a, _ := strconv.Atoi(past[i-1].Event)
+		b, _ := strconv.Atoi(past[i].Event)
+		if b != a+1 {
+			t.Fatalf("record %d is %q after %q: not in order", i, past[i].Event, past[i-1].Event)
+		}
 	}
 }
