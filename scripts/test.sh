@@ -52,6 +52,10 @@ scripts/soak.sh --duration "${SOAK_DURATION:-60s}"  # bounded soak: traffic and 
 
 # Every parser's fuzz target, for a bounded time each (FUZZTIME, default
 # 30s); a crasher fails the run and is left in testdata/fuzz to commit.
+# Minimizing each new input may take 3 s at most (Go's default is 60 s,
+# which can spend a 30 s run on minimizing alone). The inputs a run finds
+# stay in $(go env GOCACHE)/fuzz; copy them into PKG/testdata/fuzz/TARGET
+# to keep them as seeds.
 for target in ./tun/packet:FuzzValidate ./responder:FuzzAppendError ./routing:FuzzProcess ./scenarios:FuzzParse; do
-  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-30s}" "${target%%:*}"
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${FUZZTIME:-30s}" -fuzzminimizetime 3s "${target%%:*}"
 done
