@@ -65,6 +65,10 @@ func malformedCases() []malformedCase {
 		{"header checksum zero", DropMalformed, 0, edit(ping, func(b []byte) { b[10], b[11] = 0, 0 })},
 		{"option length 0", DropMalformed, 1, withOpts([]byte{7, 0, 0, 0})},
 		{"option length 1", DropMalformed, 1, withOpts([]byte{7, 1, 0, 0})},
+		// Options are judged once the martian checks let the datagram in:
+		// no Parameter Problem about a broadcast or a martian (Linux).
+		{"option length 0, to the subnet broadcast", DropBroadcast, 0, edit(withOpts([]byte{7, 0, 0, 0}), func(b []byte) { copy(b[16:20], []byte{198, 51, 100, 255}); resum(b) })},
+		{"option length 0, to 127.0.0.1", DropMartian, 0, edit(withOpts([]byte{7, 0, 0, 0}), func(b []byte) { copy(b[16:20], []byte{127, 0, 0, 1}); resum(b) })},
 		{"option overruns the header", DropMalformed, 1, withOpts([]byte{1, 7, 9, 4, 0, 0, 0, 0})},
 		{"option type with no length byte", DropMalformed, 1, withOpts([]byte{1, 1, 1, 7})},
 		{"options full of NOPs", Forwarded, 1, withOpts(make([]byte, 40))},

@@ -185,15 +185,11 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 
 	// RFC 1812 §5.2.2: "A router MUST verify the IP header ... before
 	// performing any processing"; one that fails is silently discarded.
-	if p := pkt.Validate(); p != packet.Valid {
-		r.stats.malformed[p].Add(1)
-		// A header that is sound but for an option is answered with
-		// Parameter Problem pointing at the option, as Linux does
-		// (ip_options_compile); anything else is dropped silently.
-		if p == packet.BadOptions {
-			pkt = pkt[:pkt.TotalLen()]
-			r.sendError(in, pkt, netip.Addr{}, responder.ParamProblem(pkt.BadOptionPointer()), out)
-		}
+	// A header sound but for an option goes on to the martian checks
+	// first, and draws Parameter Problem below.
+	valid := pkt.Validate()
+	if valid != packet.Valid && valid != packet.BadOptions {
+		r.stats.malformed[valid].Add(1)
 		return r.count(DropMalformed)
 	}
 	pkt = pkt[:pkt.TotalLen()] // drop link padding
@@ -211,6 +207,14 @@ func (r *Router) Process(in *Interface, b []byte, out *Output) Outcome {
 	// here, and there is no multicast routing.
 	if dstNet >= 224 || r.isBroadcast(dst) { // multicast, class E, limited broadcast
 		return r.count(DropBroadcast)
+	}
+	// A malformed option draws Parameter Problem pointing at it, as Linux
+	// does (ip_options_compile, RFC 1812 §4.3.3.5) once routing has let
+	// the datagram in: martians and broadcasts were dropped above unanswered.
+	if valid == packet.BadOptions {
+		r.stats.malformed[valid].Add(1)
+		r.sendError(in, pkt, netip.Addr{}, responder.ParamProblem(pkt.BadOptionPointer()), out)
+		return r.count(DropMalformed)
 	}
 	// Linux drops source-routed datagrams, to itself or through it
 	// (accept_source_route=0), as RFC 1812 §5.2.4.1 allows a router
