@@ -155,14 +155,10 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 		if ok, err := tun.NamespaceExists(ns); err != nil {
 			return nil, err
 		} else if ok {
-			down := "icmpgw down --prefix " + prefix
-			if sc.Name != "default" {
-				down += " --scenario " + sc.Name
-				if sc.File != "" && !strings.HasPrefix(sc.File, "library/") {
-					down = "icmpgw down --prefix " + prefix + " --scenario " + sc.File
-				}
+			if _, recorded, _ := readState(prefix); recorded {
+				return nil, fmt.Errorf("namespace %s exists already, left by a killed icmpgw: remove what it left with 'icmpgw down --prefix %s'", ns, prefix)
 			}
-			return nil, fmt.Errorf("namespace %s exists already (another lab, or one left by a killed icmpgw: remove it with '%s'): %w", ns, down, fs.ErrExist)
+			return nil, fmt.Errorf("namespace %s exists already, and no icmpgw lab recorded creating it: pick another --prefix, or delete it with 'ip netns del %s' if it is yours to delete", ns, ns)
 		}
 	}
 	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log,
@@ -657,10 +653,12 @@ func (h *HostSpec) link(ns string, mtu int) tun.Link {
 }
 
 // Down deletes what a killed icmpgw left behind under prefix: the
-// namespaces its state file lists (see Build) or, without one, those of
-// sc's hosts; then the state file and any of files (such as the lab's
-// control socket). It refuses while an icmpgw runs a lab with that prefix.
-// It returns the names deleted.
+// namespaces its state file lists (see Build), then the state file and
+// any of files (such as the lab's control socket). It refuses while an
+// icmpgw runs a lab with that prefix. Without a state file it deletes
+// nothing: a namespace named like one of sc's hosts is then not known to
+// be icmpgw's, and the error names those that exist. It returns the
+// names deleted.
 func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 	unlock, err := lockPrefix(prefix)
 	if err != nil {
@@ -671,12 +669,10 @@ func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := st.Namespaces
 	if !ok {
-		for _, h := range sc.Hosts {
-			names = append(names, prefix+h.Name)
-		}
+		return nil, unrecorded(sc, prefix)
 	}
+	names := st.Namespaces
 	var deleted []string
 	var errs []error
 	owners := liveOwners(prefix)
@@ -708,4 +704,22 @@ func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 		}
 	}
 	return deleted, errors.Join(errs...)
+}
+
+// unrecorded is Down's answer without a state file: nil if none of sc's
+// hosts' namespaces exist, otherwise an error naming those that do.
+func unrecorded(sc *Scenario, prefix string) error {
+	var exist []string
+	for _, h := range sc.Hosts {
+		if ok, err := tun.NamespaceExists(prefix + h.Name); err != nil {
+			return err
+		} else if ok {
+			exist = append(exist, prefix+h.Name)
+		}
+	}
+	if len(exist) == 0 {
+		return nil
+	}
+	return fmt.Errorf("no state file %s: no icmpgw lab recorded creating %s, so down leaves it alone; delete with 'ip netns del NAME' what is yours to delete",
+		statePath(prefix), strings.Join(exist, ", "))
 }

@@ -317,8 +317,9 @@ func TestKillThenDown(t *testing.T) {
 	killAndDown(t, faultPrefix("tk", "kill-"))
 }
 
-// TestKillThenDownWithoutState: with no state file (a lab from an older
-// icmpgw), down falls back to the scenario's hosts.
+// TestKillThenDownWithoutState: with no state file, down cannot know
+// that the namespaces named like the lab's hosts are icmpgw's: it deletes
+// nothing, fails, and names them.
 func TestKillThenDownWithoutState(t *testing.T) {
 	needRoot(t)
 	needTools(t, "ip")
@@ -332,13 +333,43 @@ func TestKillThenDownWithoutState(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(icmpgwBin, "down", "--prefix", prefix, "--scenario", "multi-hop").CombinedOutput()
-	if err != nil {
-		t.Fatalf("icmpgw down: %v\n%s", err, out)
+	if err == nil {
+		t.Fatalf("icmpgw down without a state file succeeded, want an error:\n%s", out)
+	}
+	want := "icmpgw down: no state file " + filepath.Join(scenarios.LockDir, prefix+"state") + ": no icmpgw lab recorded creating " +
+		client + ", " + server + ", so down leaves it alone; delete with 'ip netns del NAME' what is yours to delete\n"
+	if string(out) != want {
+		t.Errorf("icmpgw down said\n%s\nwant\n%s", out, want)
 	}
 	for _, ns := range []string{client, server} {
-		if nsExists(ns) {
-			t.Errorf("namespace %s still exists after icmpgw down", ns)
+		if !nsExists(ns) {
+			t.Errorf("namespace %s deleted by icmpgw down without a state file", ns)
 		}
+	}
+}
+
+// TestNameClash: a namespace the lab would create exists already. Build
+// refuses without touching it; its hint says to run down only when a
+// killed lab's state file records the namespace.
+func TestNameClash(t *testing.T) {
+	needRoot(t)
+	prefix := faultPrefix("tc", "clash-")
+	client, server := prefix+"client", prefix+"server"
+	refuseTaken(t, client, server)
+	deleteAtEnd(t, client, server)
+	if err := tun.CreateNamespace(server); err != nil {
+		t.Fatal(err)
+	}
+	_, err := scenarios.Build(scenarios.Default(), scenarios.Options{Prefix: prefix})
+	want := "namespace " + server + " exists already, and no icmpgw lab recorded creating it: pick another --prefix, or delete it with 'ip netns del " + server + "' if it is yours to delete"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Build = %v\nwant %s", err, want)
+	}
+	if nsExists(client) || !nsExists(server) {
+		t.Errorf("after a refused Build: %s exists %v (want false), %s exists %v (want true)", client, nsExists(client), server, nsExists(server))
+	}
+	if _, err := scenarios.Down(scenarios.Default(), prefix); err == nil || !nsExists(server) {
+		t.Errorf("Down without a state file = %v and deleted %s: want an error and the namespace left alone", err, server)
 	}
 }
 

@@ -431,8 +431,8 @@ func demo(args []string) error {
 
 func down(args []string) error {
 	var lf labFlags
-	fs := newFlagSet("down [flags]", "Deletes the namespaces of a lab left behind by an icmpgw that was killed (its\nTUN devices went with the process): those the lab listed in its state file,\n"+scenarios.LockDir+"/PREFIXstate, or without one PREFIX + each host of the\ndefault lab, or of --scenario. Then removes the state file and the lab's\ncontrol socket. Deletes nothing else.", &lf, false)
-	fs.StringVar(&lf.scenario, "scenario", "", "the scenario `FILE` or built-in NAME the lab was built from")
+	fs := newFlagSet("down [flags]", "Deletes the namespaces of a lab left behind by an icmpgw that was killed (its\nTUN devices went with the process): those the lab listed in its state file,\n"+scenarios.LockDir+"/PREFIXstate, written before it created each one. Then\nremoves the state file and the lab's control socket. Deletes nothing else:\nwithout a state file it deletes nothing, and names any namespace that is\ncalled like a host of the default lab (or of --scenario) but that no icmpgw\nrecorded creating.", &lf, false)
+	fs.StringVar(&lf.scenario, "scenario", "", "the scenario `FILE` or built-in NAME the lab was built from (only to name,\nwithout a state file, the namespaces left alone)")
 	if err := parse(fs, args, &lf); err != nil {
 		return err
 	}
