@@ -146,8 +146,8 @@ func newFlagSet(name, summary string, lf *labFlags, withPolicy bool) *flag.FlagS
 		fs.IntVar(&lf.snaplen, "pcap-snaplen", 0, "with --pcap, keep only the first `BYTES` of each datagram (128 keeps the\nheaders and most of an ICMP error's quote); 0 keeps them whole")
 		fs.Uint64Var(&lf.seed, "seed", 0, "seed of the links' random impairments (loss, jitter); 0 takes the scenario's")
 		fs.StringVar(&lf.rateLimit, "ratelimit", "1s", "ICMP error rate limit per destination: the `interval` one error costs once\nthe burst is spent (Linux's net.ipv4.icmp_ratelimit), or \"off\".\nFragmentation Needed and Echo Replies are never limited.\nWith a scenario, applies to every router only when given")
-		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies")
-		fs.IntVar(&lf.quote, "quote", 0, "bytes of the offending datagram an error quotes at most; 0 fills a\n576-byte error (RFC 1812 §4.3.2.3); the least is the IP header + 8 bytes")
+		fs.IntVar(&lf.burst, "burst", responder.DefaultBurst, "errors a destination may draw at once before the limit applies (1 to 1000000)")
+		fs.IntVar(&lf.quote, "quote", 0, "bytes of the offending datagram an error quotes at most; 0 fills a\n576-byte error (RFC 1812 §4.3.2.3); otherwise 28 (the IP header + 8 bytes,\nRFC 792) to 576")
 		fs.StringVar(&lf.noRedir, "no-redirects", "", "router `interfaces` on which no Redirects are sent, comma-separated, as\nROUTER:IFACE or, for the default lab's r1, IFACE (eth0 faces the client);\nRedirects are on by default (RFC 1812 §5.2.7.2)")
 		fs.BoolVar(&lf.noOffload, "no-offload", false, "open the hosts' TUN devices without the kernel's offloads: one datagram per\nsystem call each way, no GSO/GRO (slower; for comparison and debugging)")
 		fs.BoolVar(&lf.verbose, "v", false, "log debugging detail to stderr")
@@ -160,25 +160,27 @@ func (lf *labFlags) apply(sc *scenarios.Scenario) error {
 	for _, rs := range sc.Routers {
 		p := &rs.ICMP
 		if lf.set["ratelimit"] {
-			if lf.rateLimit == "off" || lf.rateLimit == "0" {
+			if lf.rateLimit == "off" {
 				p.NoRateLimit = true
 			} else {
 				d, err := time.ParseDuration(lf.rateLimit)
 				if err != nil || d <= 0 {
-					return fmt.Errorf("--ratelimit: got %q, want a duration such as 1s or 250ms, or off", lf.rateLimit)
+					return fmt.Errorf("--ratelimit: got %q, want a duration above 0 such as 1s or 250ms, or off", lf.rateLimit)
 				}
 				p.NoRateLimit, p.RateInterval = false, d
 			}
 		}
 		if lf.set["burst"] {
-			if lf.burst < 1 {
-				return fmt.Errorf("--burst: got %d, want 1 or more", lf.burst)
+			// The scenario format's bounds, so that a flag and a file agree.
+			if lf.burst < 1 || lf.burst > 1_000_000 {
+				return fmt.Errorf("--burst: got %d, want 1 to 1000000", lf.burst)
 			}
 			p.RateBurst = lf.burst
 		}
 		if lf.set["quote"] {
-			if lf.quote < 0 || lf.quote > responder.MaxErrorLen {
-				return fmt.Errorf("--quote: got %d, want 0 to %d", lf.quote, responder.MaxErrorLen)
+			// RFC 792: the header and 8 bytes at least, 28 without options.
+			if lf.quote != 0 && (lf.quote < 28 || lf.quote > responder.MaxErrorLen) {
+				return fmt.Errorf("--quote: got %d, want 0 (fill a %d-byte error) or 28 (the IP header + 8 bytes) to %d", lf.quote, responder.MaxErrorLen, responder.MaxErrorLen)
 			}
 			p.Quote = lf.quote
 		}

@@ -39,9 +39,12 @@ func TestApplyPolicyFlags(t *testing.T) {
 					t.Errorf("policy %+v, want the scenario's", p)
 				}
 			}},
-		{name: "bad ratelimit", lf: labFlags{rateLimit: "5", set: map[string]bool{"ratelimit": true}}, err: `--ratelimit: got "5", want a duration such as 1s or 250ms, or off`},
-		{name: "bad burst", lf: labFlags{burst: 0, set: map[string]bool{"burst": true}}, err: "--burst: got 0, want 1 or more"},
-		{name: "bad quote", lf: labFlags{quote: 1000, set: map[string]bool{"quote": true}}, err: "--quote: got 1000, want 0 to 576"},
+		{name: "bad ratelimit", lf: labFlags{rateLimit: "5", set: map[string]bool{"ratelimit": true}}, err: `--ratelimit: got "5", want a duration above 0 such as 1s or 250ms, or off`},
+		{name: "ratelimit 0", lf: labFlags{rateLimit: "0", set: map[string]bool{"ratelimit": true}}, err: `--ratelimit: got "0", want a duration above 0 such as 1s or 250ms, or off`},
+		{name: "bad burst", lf: labFlags{burst: 0, set: map[string]bool{"burst": true}}, err: "--burst: got 0, want 1 to 1000000"},
+		{name: "huge burst", lf: labFlags{burst: 99999999999, set: map[string]bool{"burst": true}}, err: "--burst: got 99999999999, want 1 to 1000000"},
+		{name: "bad quote", lf: labFlags{quote: 1000, set: map[string]bool{"quote": true}}, err: "--quote: got 1000, want 0 (fill a 576-byte error) or 28 (the IP header + 8 bytes) to 576"},
+		{name: "quote below the header and 8 bytes", lf: labFlags{quote: 5, set: map[string]bool{"quote": true}}, err: "--quote: got 5, want 0 (fill a 576-byte error) or 28 (the IP header + 8 bytes) to 576"},
 		{name: "unknown interface", lf: labFlags{noRedir: "eth9"}, err: `--no-redirects: no router interface "r1:eth9"; the lab has r1:eth0, r1:eth1`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
