@@ -114,6 +114,32 @@ func TestPolicyDelay(t *testing.T) {
 	}
 }
 
+// TestPolicyDelayAccounting: messages a policy delay holds back are
+// counted while held, and as lost when the queue is full or their
+// interface goes down before they are due.
+func TestPolicyDelayAccounting(t *testing.T) {
+	r := testRouter(t, responder.Policy{Delay: time.Hour, NoRateLimit: true})
+	for range maxDelayed + 3 {
+		_, out := process(r, tuntest.UDP(client, server, 1, 8))
+		r.Send(out)
+	}
+	if s := r.Stats(); s.DelayedHeld != maxDelayed || s.DelayedLost != 3 || s.WriteErrors != 0 {
+		t.Errorf("held %d, lost %d, write errors %d; want %d, 3, 0", s.DelayedHeld, s.DelayedLost, s.WriteErrors, maxDelayed)
+	}
+
+	r = testRouter(t, responder.Policy{Delay: 20 * time.Millisecond, NoRateLimit: true})
+	_, out := process(r, tuntest.UDP(client, server, 1, 8))
+	r.Send(out)
+	r.SetUp(r.Ifaces[0], false)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Stats().DelayedHeld != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := r.Stats(); s.DelayedHeld != 0 || s.DelayedLost != 1 || r.Ifaces[0].Stats().TxPackets != 0 {
+		t.Errorf("held %d, lost %d, written %d; want 0, 1, 0", s.DelayedHeld, s.DelayedLost, r.Ifaces[0].Stats().TxPackets)
+	}
+}
+
 func TestOnDecision(t *testing.T) {
 	var got []Decision
 	r := testRouter(t, responder.Policy{NoRateLimit: true})

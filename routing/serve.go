@@ -110,13 +110,14 @@ func (r *Router) write(ifc *Interface, pkts [][]byte) {
 func (r *Router) sendLater(e Egress) {
 	if r.delayed.Add(1) > maxDelayed {
 		r.delayed.Add(-1)
-		r.stats.writeErrors.Add(1)
+		r.stats.delayedLost.Add(1)
 		return
 	}
 	data := append([]byte(nil), e.Data...)
 	time.AfterFunc(e.Delay, func() {
 		defer r.delayed.Add(-1)
 		if !e.Iface.Up() {
+			r.stats.delayedLost.Add(1)
 			return
 		}
 		r.write(e.Iface, [][]byte{data})

@@ -15,6 +15,7 @@ type counters struct {
 	unreachable  [16]atomic.Uint64  // Destination Unreachable sent, by code
 	timeExceeded [2]atomic.Uint64   // Time Exceeded sent, by code (TTL, reassembly)
 	writeErrors  atomic.Uint64
+	delayedLost  atomic.Uint64 // held back by Policy.Delay, never written
 	// reassemblyTimeouts counts datagrams to the router given up in pieces.
 	reassemblyTimeouts atomic.Uint64
 }
@@ -31,6 +32,10 @@ type Stats struct {
 	// TimeExceeded counts Time Exceeded sent, by code: 0 TTL, 1 reassembly.
 	TimeExceeded [2]uint64
 	WriteErrors  uint64
+	// ICMP messages held back by Policy.Delay are counted in Sent when
+	// decided: DelayedHeld are still waiting, DelayedLost were never
+	// written (the queue was full, or the interface went down meanwhile).
+	DelayedHeld, DelayedLost uint64
 	// ReassemblyTimeouts counts datagrams to the router whose pieces did
 	// not all come in time; their fragments are counted as fragment-held.
 	ReassemblyTimeouts uint64
@@ -59,6 +64,8 @@ func (r *Router) Stats() Stats {
 		s.TimeExceeded[i] = r.stats.timeExceeded[i].Load()
 	}
 	s.WriteErrors = r.stats.writeErrors.Load()
+	s.DelayedHeld = uint64(max(r.delayed.Load(), 0))
+	s.DelayedLost = r.stats.delayedLost.Load()
 	s.ReassemblyTimeouts = r.stats.reassemblyTimeouts.Load()
 	return s
 }

@@ -491,6 +491,10 @@ func printStats(w io.Writer, s routing.Stats) {
 			fmt.Fprintf(tw, "icmp suppressed: %s\t%d\n", responder.Suppress(i), n)
 		}
 	}
+	if s.DelayedHeld+s.DelayedLost > 0 {
+		fmt.Fprintf(tw, "icmp delayed by the policy, still held\t%d\n", s.DelayedHeld)
+		fmt.Fprintf(tw, "icmp delayed by the policy, never written\t%d\n", s.DelayedLost)
+	}
 	if s.WriteErrors > 0 {
 		fmt.Fprintf(tw, "write errors\t%d\n", s.WriteErrors)
 	}
