@@ -35,7 +35,7 @@ const (
 
 var outcomeNames = [NumOutcomes]string{
 	"forwarded", "answered", "consumed", "malformed", "martian", "broadcast",
-	"source-routed", "fragment-held", "reassembly-failed", "bad-icmp", "bad-udp", "port-unreachable", "tcp-reset",
+	"source-routed", "fragment-held", "reassembly-failed", "bad-icmp", "bad-transport", "port-unreachable", "tcp-reset",
 	"protocol-unreachable", "no-route", "unreachable-route", "blackhole",
 	"ttl-exceeded", "frag-needed", "mtu-too-small", "no-route-back", "interface-down", "echo-ignored",
 	"echo-options",
