@@ -223,7 +223,7 @@ func Serve(ctx context.Context, addr string, t *scenarios.Topology) (actualAddr 
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("metrics: %w", err)
+		return "", err // "listen tcp ADDR: ...": the caller names the flag
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", Handler(Topology(t)))
@@ -241,10 +241,10 @@ func Serve(ctx context.Context, addr string, t *scenarios.Topology) (actualAddr 
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return fmt.Errorf("got %q, want HOST:PORT such as 127.0.0.1:9108: %w", addr, err)
 	}
 	if a, err := netip.ParseAddr(host); (err == nil && a.IsLoopback()) || strings.EqualFold(host, "localhost") {
 		return nil
 	}
-	return errors.New("metrics listen on loopback only: got " + strconv.Quote(addr) + ", want 127.0.0.1:PORT, [::1]:PORT or localhost:PORT")
+	return errors.New("listen on loopback only: got " + strconv.Quote(addr) + ", want 127.0.0.1:PORT, [::1]:PORT or localhost:PORT")
 }

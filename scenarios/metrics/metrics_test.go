@@ -186,7 +186,7 @@ func scrape(t *testing.T, url string) string {
 func TestServeLoopbackOnly(t *testing.T) {
 	for _, addr := range []string{":9750", "0.0.0.0:9750", "[::]:9750", "198.51.100.1:9750", "example.com:9750", "127.0.0.1"} {
 		_, err := Serve(t.Context(), addr, nil)
-		if err == nil || (strings.Contains(addr, ":") && !strings.Contains(err.Error(), "metrics listen on loopback only: got")) {
+		if err == nil || (strings.Contains(addr, ":") && !strings.Contains(err.Error(), "listen on loopback only: got")) {
 			t.Errorf("Serve(%q) = %v, want the loopback-only error", addr, err)
 		}
 	}
