@@ -241,7 +241,7 @@ func Serve(ctx context.Context, addr string, t *scenarios.Topology) (actualAddr 
 func checkLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("got %q, want HOST:PORT such as 127.0.0.1:9108: %w", addr, err)
+		return fmt.Errorf("got %q, want HOST:PORT such as 127.0.0.1:9750: %w", addr, err)
 	}
 	if a, err := netip.ParseAddr(host); (err == nil && a.IsLoopback()) || strings.EqualFold(host, "localhost") {
 		return nil
