@@ -156,9 +156,9 @@ func Build(sc *Scenario, o Options) (_ *Topology, err error) {
 			return nil, err
 		} else if ok {
 			if _, recorded, _ := readState(prefix); recorded {
-				return nil, fmt.Errorf("namespace %s exists already, left by a killed icmpgw: remove what it left with 'icmpgw down --prefix %s'", ns, prefix)
+				return nil, existError(fmt.Sprintf("namespace %s exists already, left by a killed icmpgw: remove what it left with 'icmpgw down --prefix %s'", ns, prefix))
 			}
-			return nil, fmt.Errorf("namespace %s exists already, and no icmpgw lab recorded creating it: pick another --prefix, or delete it with 'ip netns del %s' if it is yours to delete", ns, ns)
+			return nil, existError(fmt.Sprintf("namespace %s exists already, and no icmpgw lab recorded creating it: pick another --prefix, or delete it with 'ip netns del %s' if it is yours to delete", ns, ns))
 		}
 	}
 	t := &Topology{Scenario: sc, Prefix: prefix, Routers: make(map[string]*routing.Router), Heard: &Recorder{}, log: log,
@@ -705,6 +705,13 @@ func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 	}
 	return deleted, errors.Join(errs...)
 }
+
+// existError says that a namespace Build would create exists; it wraps
+// fs.ErrExist without repeating "file already exists".
+type existError string
+
+func (e existError) Error() string { return string(e) }
+func (e existError) Unwrap() error { return fs.ErrExist }
 
 // unrecorded is Down's answer without a state file: nil if none of sc's
 // hosts' namespaces exist, otherwise an error naming those that do.
