@@ -35,9 +35,16 @@ type Impairment struct {
 // netem's default limit of 1000; more are dropped and counted.
 const queueLen = 1000
 
-// Stats counts what one direction of a link did.
+// Stats counts what one direction of a link did. Every datagram sent is
+// delivered, dropped for one reason, or still in flight, in every snapshot:
+//
+//	Sent == Delivered + DroppedDown + DroppedLoss + DroppedQueue + InFlight
+//
+// DroppedDown includes what was in flight when the link went down or was
+// closed.
 type Stats struct {
 	Sent, Delivered, DroppedDown, DroppedLoss, DroppedQueue uint64
+	InFlight                                                uint64 // sent, neither delivered nor dropped yet
 	Bytes                                                   uint64
 }
 
@@ -66,11 +73,20 @@ type direction struct {
 	down   atomic.Bool
 	impair atomic.Pointer[Impairment]
 
-	mu      sync.Mutex // guards rng and lastDue
+	mu      sync.Mutex // guards rng, lastDue and closed; orders enqueue against setUp and close
 	rng     *rand.Rand
 	lastDue time.Time
+	closed  bool
 
+	// queued counts the datagrams in queue, and the one drain holds, until
+	// each is delivered or dropped: while it is not 0, a datagram must
+	// queue too, so that none overtakes one sent before it.
+	queued atomic.Int64
+	// era changes when the link goes down or closes; drain drops what was
+	// queued in an earlier era.
+	era   atomic.Uint64
 	queue chan delayed
+	wake  chan struct{} // tells drain to stop waiting: its datagram may be stale
 	quit  chan struct{}
 	done  chan struct{}
 
@@ -79,6 +95,7 @@ type direction struct {
 
 type delayed struct {
 	due time.Time
+	era uint64
 	pkt *buffer
 }
 
@@ -86,8 +103,8 @@ func newDirection(seed uint64, stream uint64, pool *sync.Pool, deliverNow func([
 	d := &direction{
 		deliverNow: deliverNow, deliver: deliver, pool: pool,
 		rng:   rand.New(rand.NewPCG(seed, stream)),
-		queue: make(chan delayed, queueLen),
-		quit:  make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan delayed, queueLen), wake: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	d.impair.Store(&Impairment{})
 	go d.drain()
@@ -106,7 +123,7 @@ func (d *direction) sendBatch(pkts [][]byte) {
 		d.droppedDown.Add(uint64(len(pkts)))
 		return
 	}
-	if d.impair.Load().perfect() && len(d.queue) == 0 {
+	if d.impair.Load().perfect() && d.queued.Load() == 0 {
 		var bytes int
 		for _, p := range pkts {
 			bytes += len(p)
@@ -148,22 +165,36 @@ func (d *direction) send(b []byte) {
 		}
 	}
 	pkt := d.copy(b)
-	if wait == 0 && len(d.queue) == 0 {
+	if wait == 0 && d.queued.Load() == 0 {
 		d.handOver(pkt)
 		return
 	}
+	d.enqueue(pkt, wait)
+}
+
+// enqueue gives pkt to drain, to deliver after wait.
+func (d *direction) enqueue(pkt *buffer, wait time.Duration) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Checked again under mu: pkt would outlive its era if the link went
+	// down or closed since send looked.
+	if d.down.Load() || d.closed {
+		d.droppedDown.Add(1)
+		d.pool.Put(pkt)
+		return
+	}
 	// Keep the order datagrams were sent in, as one netem queue does:
 	// jitter stretches gaps but never reorders.
 	due := time.Now().Add(wait)
 	if due.Before(d.lastDue) {
 		due = d.lastDue
 	}
-	d.lastDue = due
-	d.mu.Unlock()
+	d.queued.Add(1) // before drain can take it
 	select {
-	case d.queue <- delayed{due, pkt}:
+	case d.queue <- delayed{due, d.era.Load(), pkt}:
+		d.lastDue = due
 	default:
+		d.queued.Add(-1)
 		d.droppedQueue.Add(1)
 		d.pool.Put(pkt)
 	}
@@ -182,7 +213,8 @@ func (d *direction) handOver(pkt *buffer) {
 	d.deliver(pkt)
 }
 
-// drain delivers delayed datagrams when they are due.
+// drain delivers delayed datagrams when they are due, and drops those of
+// an earlier era as soon as it gets to them.
 func (d *direction) drain() {
 	defer close(d.done)
 	timer := time.NewTimer(time.Hour)
@@ -190,36 +222,96 @@ func (d *direction) drain() {
 	for {
 		select {
 		case <-d.quit:
-			return
-		case item := <-d.queue:
-			if wait := time.Until(item.due); wait > 0 {
-				timer.Reset(wait)
+			// close ended the era and stopped enqueues: this empties queue.
+			for {
 				select {
-				case <-d.quit:
+				case item := <-d.queue:
+					d.drop(item)
+				default:
 					return
-				case <-timer.C:
 				}
 			}
-			if d.down.Load() { // went down while in flight
-				d.droppedDown.Add(1)
-				d.pool.Put(item.pkt)
+		case <-d.wake: // nothing held to drop
+		case item := <-d.queue:
+			if !d.hold(item, timer) {
+				d.drop(item)
 				continue
 			}
 			d.handOver(item.pkt)
+			// Only now: until it is delivered, later datagrams must queue
+			// behind it.
+			d.queued.Add(-1)
 		}
 	}
 }
 
+// hold waits until item is due. It reports false if item's era ends first.
+func (d *direction) hold(item delayed, timer *time.Timer) bool {
+	for item.era == d.era.Load() {
+		wait := time.Until(item.due)
+		if wait <= 0 {
+			return true
+		}
+		timer.Reset(wait)
+		select {
+		case <-d.quit:
+			timer.Stop()
+			return false
+		case <-d.wake:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+	return false
+}
+
+// drop drops a queued datagram that can no longer be delivered.
+func (d *direction) drop(item delayed) {
+	d.droppedDown.Add(1)
+	d.pool.Put(item.pkt)
+	d.queued.Add(-1)
+}
+
+// setUp brings the direction up or down. Down, it ends the era, so that
+// drain drops everything in flight at once, and forgets the last due
+// time, so that nothing sent after the link comes back waits for it.
+func (d *direction) setUp(up bool) {
+	d.mu.Lock()
+	d.down.Store(!up)
+	if !up {
+		d.era.Add(1)
+		d.lastDue = time.Time{}
+	}
+	d.mu.Unlock()
+	if !up {
+		select {
+		case d.wake <- struct{}{}:
+		default: // drain has a wake-up coming already
+		}
+	}
+}
+
+// close stops drain, dropping what is in flight; later datagrams are
+// dropped as if the link were down.
 func (d *direction) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.era.Add(1)
+	d.mu.Unlock()
 	close(d.quit)
 	<-d.done
 }
 
 func (d *direction) stats() Stats {
-	return Stats{
-		Sent: d.sent.Load(), Delivered: d.delivered.Load(), DroppedDown: d.droppedDown.Load(),
+	s := Stats{
+		Delivered: d.delivered.Load(), DroppedDown: d.droppedDown.Load(),
 		DroppedLoss: d.droppedLoss.Load(), DroppedQueue: d.droppedQueue.Load(), Bytes: d.bytes.Load(),
 	}
+	// Sent last: a datagram is counted sent before its outcome is, so
+	// InFlight never goes below 0 even while datagrams cross.
+	s.Sent = d.sent.Load()
+	s.InFlight = s.Sent - s.Delivered - s.DroppedDown - s.DroppedLoss - s.DroppedQueue
+	return s
 }
 
 // Port is a router's end of a Link: a tun.Device whose Write sends
@@ -412,8 +504,8 @@ const segmentSlack = 256
 // SetUp brings the link up or down; down, it drops everything in both
 // directions, in flight included.
 func (l *Link) SetUp(up bool) {
-	l.ab.down.Store(!up)
-	l.ba.down.Store(!up)
+	l.ab.setUp(up)
+	l.ba.setUp(up)
 }
 
 // Up reports whether the link is up.
@@ -429,7 +521,8 @@ func (l *Link) SetImpairment(imp Impairment) {
 // on a host link) and B to A.
 func (l *Link) Stats() (ab, ba Stats) { return l.ab.stats(), l.ba.stats() }
 
-// Close stops the link and closes its ports and host device.
+// Close stops the link and closes its ports and host device. What is in
+// flight is dropped.
 func (l *Link) Close() error {
 	l.A.Close()
 	if l.B != nil {

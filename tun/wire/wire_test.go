@@ -116,6 +116,109 @@ func TestDelayKeepsOrder(t *testing.T) {
 	}
 }
 
+// checkStats checks that s accounts for every datagram sent, as Stats
+// promises, and is want.
+func checkStats(t *testing.T, step string, s, want Stats) {
+	t.Helper()
+	outcomes := s.Delivered + s.DroppedDown + s.DroppedLoss + s.DroppedQueue
+	if outcomes > s.Sent || s.Sent-outcomes != s.InFlight {
+		t.Errorf("%s: stats %+v do not add up: %d sent, %d delivered or dropped, %d in flight",
+			step, s, s.Sent, outcomes, s.InFlight)
+	}
+	if s != want {
+		t.Errorf("%s: stats %+v, want %+v", step, s, want)
+	}
+}
+
+// waitFor waits until cond holds, for at most 2 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 2s for %s", what)
+		}
+	}
+}
+
+// TestDownDropsInFlight checks that taking a link down drops what it
+// holds, in both directions, at once: after it comes back, a new datagram
+// does not wait behind them.
+func TestDownDropsInFlight(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	l.SetImpairment(Impairment{Delay: time.Hour})
+	for i := range 3 {
+		l.A.Write([][]byte{{byte(i)}})
+	}
+	l.B.Write([][]byte{{9}})
+	ab, ba := l.Stats()
+	checkStats(t, "a to b, holding 3", ab, Stats{Sent: 3, InFlight: 3})
+	checkStats(t, "b to a, holding 1", ba, Stats{Sent: 1, InFlight: 1})
+
+	l.SetUp(false)
+	l.SetUp(true)
+	l.SetImpairment(Impairment{})
+	l.A.Write([][]byte{[]byte("new")})
+	l.B.Write([][]byte{[]byte("new")})
+	if b, ok := read(t, l.B, 2*time.Second); !ok || string(b) != "new" {
+		t.Fatalf("B read %q after down and up, want %q within 2s", b, "new")
+	}
+	if b, ok := read(t, l.A, 2*time.Second); !ok || string(b) != "new" {
+		t.Fatalf("A read %q after down and up, want %q within 2s", b, "new")
+	}
+	ab, ba = l.Stats()
+	checkStats(t, "a to b, after down and up", ab, Stats{Sent: 4, Delivered: 1, DroppedDown: 3, Bytes: 3})
+	checkStats(t, "b to a, after down and up", ba, Stats{Sent: 2, Delivered: 1, DroppedDown: 1, Bytes: 3})
+}
+
+// TestDelayCutKeepsOrder checks that a datagram sent after the delay is
+// cut to 0 still arrives after one sent before, held by the link.
+func TestDelayCutKeepsOrder(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	defer l.Close()
+	l.SetImpairment(Impairment{Delay: 50 * time.Millisecond})
+	l.A.Write([][]byte{[]byte("first")})
+	// The case that went wrong: drain has taken it, so the queue is empty.
+	waitFor(t, "drain to take the first datagram", func() bool { return len(l.ab.queue) == 0 })
+	ab, _ := l.Stats()
+	checkStats(t, "first held", ab, Stats{Sent: 1, InFlight: 1})
+
+	l.SetImpairment(Impairment{})
+	l.A.Write([][]byte{[]byte("second")})
+	ab, _ = l.Stats()
+	checkStats(t, "second sent", ab, Stats{Sent: 2, InFlight: 2})
+	for _, want := range []string{"first", "second"} {
+		if b, ok := read(t, l.B, 2*time.Second); !ok || string(b) != want {
+			t.Fatalf("read %q, want %q: sent first, delivered first", b, want)
+		}
+	}
+	ab, _ = l.Stats()
+	checkStats(t, "both delivered", ab, Stats{Sent: 2, Delivered: 2, Bytes: 11})
+}
+
+// TestCloseDropsInFlight checks that the stats still add up once the link
+// is closed with datagrams in flight.
+func TestCloseDropsInFlight(t *testing.T) {
+	l := NewPair("a", "b", 1500, 1, 0)
+	l.SetImpairment(Impairment{Delay: time.Hour})
+	l.A.Write([][]byte{{1}})
+	l.A.Write([][]byte{{2}})
+	ab, _ := l.Stats()
+	checkStats(t, "before close", ab, Stats{Sent: 2, InFlight: 2})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ab, ba := l.Stats()
+	checkStats(t, "a to b, after close", ab, Stats{Sent: 2, DroppedDown: 2})
+	checkStats(t, "b to a, after close", ba, Stats{})
+	l.ab.send([]byte{3}) // as a Write that raced Close would
+	ab, _ = l.Stats()
+	checkStats(t, "sent after close", ab, Stats{Sent: 3, DroppedDown: 3})
+	if n := l.ab.queued.Load(); n != 0 {
+		t.Errorf("%d datagrams queued after close, want 0", n)
+	}
+}
+
 func TestHostLink(t *testing.T) {
 	host := tuntest.NewChannel("client/gw0", 1400)
 	var tapped []byte
