@@ -62,8 +62,7 @@ func ctl(args []string) error {
 	}
 	a := fs.Args()
 	if len(a) == 0 {
-		fs.Usage()
-		return flagError{errors.New("missing command")}
+		return ctlUsageError(fs, "missing command")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -122,13 +121,14 @@ func ctl(args []string) error {
 		}
 		return show(ls, func() {
 			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "LINK\tSTATE\tA→B DELIVERED\tDROPPED\tB→A DELIVERED\tDROPPED")
+			fmt.Fprintln(tw, "LINK\tSTATE\tA→B DELIVERED\tDROPPED\tIN FLIGHT\tB→A DELIVERED\tDROPPED\tIN FLIGHT")
 			for _, l := range ls {
 				state := "up"
 				if !l.Up {
 					state = "down"
 				}
-				fmt.Fprintf(tw, "%s -- %s\t%s\t%d\t%d\t%d\t%d\n", l.A, l.B, state, l.AToB.Delivered, l.AToB.Dropped(), l.BToA.Delivered, l.BToA.Dropped())
+				fmt.Fprintf(tw, "%s -- %s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", l.A, l.B, state,
+					l.AToB.Delivered, l.AToB.Dropped(), l.AToB.InFlight, l.BToA.Delivered, l.BToA.Dropped(), l.BToA.InFlight)
 			}
 			tw.Flush()
 		})
@@ -160,8 +160,30 @@ func ctl(args []string) error {
 			fmt.Println(humanRecord(r))
 		})
 	}
+	if syntax, ok := ctlSyntax[a[0]]; ok {
+		return ctlUsageError(fs, fmt.Sprintf("%s: got %q, want %s", a[0], strings.Join(a, " "), syntax))
+	}
+	return ctlUsageError(fs, fmt.Sprintf("unknown command %q; the commands are routers, routes, links, link, route, policy, change and events", a[0]))
+}
+
+// ctlSyntax is how each command is written, for errors.
+var ctlSyntax = map[string]string{
+	"routers": "routers",
+	"routes":  "routes ROUTER",
+	"links":   "links",
+	"link":    "link END up|down, or link END [delay D] [jitter D] [loss PCT]",
+	"route":   "route ROUTER add|replace ROUTE, or route ROUTER delete PREFIX",
+	"policy":  "policy ROUTER SETTINGS",
+	"change":  "change EVENT",
+	"events":  "events [--follow]",
+}
+
+// ctlUsageError prints the usage, then what was wrong, last, where it is
+// seen.
+func ctlUsageError(fs *flag.FlagSet, msg string) error {
 	fs.Usage()
-	return flagError{fmt.Errorf("ctl: bad command %q", strings.Join(a, " "))}
+	fmt.Fprintf(fs.Output(), "\nicmpgw ctl: %s\n", msg)
+	return flagError{errors.New(msg)}
 }
 
 // quote makes s a YAML string, whatever it holds.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +85,39 @@ func TestFirstSentence(t *testing.T) {
 	}
 	if got := count(1, "host") + ", " + count(2, "router"); got != "1 host, 2 routers" {
 		t.Errorf("count = %q", got)
+	}
+}
+
+// TestCtlUsageErrors: a bad ctl command line says, last, what was wrong.
+func TestCtlUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "missing command"},
+		{[]string{"bogus"}, `unknown command "bogus"; the commands are routers, routes, links, link, route, policy, change and events`},
+		{[]string{"link"}, `link: got "link", want link END up|down, or link END [delay D] [jitter D] [loss PCT]`},
+		{[]string{"link", "r1:eth1", "sideways"}, `link: got "link r1:eth1 sideways", want link END up|down, or link END [delay D] [jitter D] [loss PCT]`},
+		{[]string{"routes"}, `routes: got "routes", want routes ROUTER`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stderr := os.Stderr
+			os.Stderr = w
+			err = ctl(tt.args)
+			os.Stderr = stderr
+			w.Close()
+			printed, _ := io.ReadAll(r)
+			var fe flagError
+			if !errors.As(err, &fe) || err.Error() != tt.want {
+				t.Errorf("ctl(%q) = %v, want a usage error %q", tt.args, err, tt.want)
+			}
+			if lines := strings.Split(strings.TrimSpace(string(printed)), "\n"); lines[len(lines)-1] != "icmpgw ctl: "+tt.want {
+				t.Errorf("last line printed %q, want %q", lines[len(lines)-1], "icmpgw ctl: "+tt.want)
+			}
+		})
 	}
 }

@@ -36,6 +36,10 @@ import (
 // maxBody bounds a request body.
 const maxBody = 64 << 10
 
+// bodyTimeout bounds the time a client takes to send a body (a var for
+// tests).
+var bodyTimeout = 10 * time.Second
+
 // SocketPath is where the lab with prefix listens.
 func SocketPath(prefix string) string { return filepath.Join(scenarios.LockDir, prefix+"sock") }
 
@@ -79,9 +83,16 @@ func Serve(ctx context.Context, l net.Listener, t *scenarios.Topology, events *s
 		reply(w, http.StatusOK, links(t))
 	})
 	mux.HandleFunc("POST /v1/changes", func(w http.ResponseWriter, r *http.Request) {
+		// A client that stalls in its body does not keep the connection.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
 			fail(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body: %w (at most %d bytes)", err, maxBody))
+			return
+		case err != nil:
+			fail(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
 			return
 		}
 		ev, err := scenarios.ParseEvent(t.Scenario, "change", body)
@@ -136,7 +147,7 @@ func Serve(ctx context.Context, l net.Listener, t *scenarios.Topology, events *s
 			}
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -231,12 +242,14 @@ type Link struct {
 }
 
 // DirStats counts what one direction of a link did.
+// Sent = Delivered + the three drops + InFlight.
 type DirStats struct {
 	Sent         uint64 `json:"sent"`
 	Delivered    uint64 `json:"delivered"`
 	DroppedDown  uint64 `json:"dropped_down"`
 	DroppedLoss  uint64 `json:"dropped_loss"`
 	DroppedQueue uint64 `json:"dropped_queue"`
+	InFlight     uint64 `json:"in_flight"` // held by the link's delay
 	Bytes        uint64 `json:"bytes"`
 }
 
@@ -245,7 +258,7 @@ func (d DirStats) Dropped() uint64 { return d.DroppedDown + d.DroppedLoss + d.Dr
 
 func links(t *scenarios.Topology) []Link {
 	dir := func(s wire.Stats) DirStats {
-		return DirStats{s.Sent, s.Delivered, s.DroppedDown, s.DroppedLoss, s.DroppedQueue, s.Bytes}
+		return DirStats{s.Sent, s.Delivered, s.DroppedDown, s.DroppedLoss, s.DroppedQueue, s.InFlight, s.Bytes}
 	}
 	var out []Link
 	for _, l := range t.Links() {

@@ -1,9 +1,11 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +41,7 @@ func TestAPI(t *testing.T) {
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
+	bodyTimeout = 500 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go Serve(ctx, ln, topo, events)
@@ -122,6 +125,19 @@ func TestAPI(t *testing.T) {
 			t.Errorf("a refused change altered the routes: %d, then %d", len(before), len(after))
 		}
 	}
+	// A body that stops half-way: 400 once bodyTimeout passes, and the
+	// connection is not kept.
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "POST /v1/changes HTTP/1.1\r\nHost: icmpgw\r\nContent-Length: 100\r\n\r\n{link: ")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if status, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.HasPrefix(status, "HTTP/1.1 400 ") {
+		t.Errorf("a stalled body drew %q, %v; want 400 Bad Request within 5 s", status, err)
+	}
+
 	var routes []Route
 	if err := c.Get(ctx, "/v1/routers/r9/routes", &routes); err == nil || !strings.Contains(err.Error(), `no router "r9"`) {
 		t.Errorf("routes of r9: %v", err)
