@@ -3,11 +3,13 @@ package scenarios
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -153,5 +155,53 @@ steps:
 		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("987654")) {
 			t.Errorf("%s: a step's background process outlived it", p)
 		}
+	}
+}
+
+// TestLoadRefuses checks that Load refuses what is not a regular file
+// before opening it, so that a FIFO cannot block it nor /dev/zero fill
+// memory, and a file too big after reading no more than one byte past
+// the limit.
+func TestLoadRefuses(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "lab.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#"), maxFileSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "zero.yaml")
+	if err := os.Symlink("/dev/zero", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, file, want string }{
+		{"directory", dir, dir + ": got a directory, want a regular scenario file"},
+		{"fifo", fifo, fifo + ": got a named pipe (FIFO), want a regular scenario file"},
+		{"dev zero", "/dev/zero", "/dev/zero: got a character device, want a regular scenario file"},
+		{"link to dev zero", link, link + ": got a character device, want a regular scenario file"},
+		{"too big", big, big + ":1:1: got 1048577 bytes, want a scenario file of at most 1048576 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := Load(tt.file)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("Load(%s) has not returned after 10s", tt.file)
+			}
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Errorf("Load(%s) = %v (%T), want a *ParseError", tt.file, err, err)
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Load(%s)\n\tgot:  %v\n\twant: %s", tt.file, err, tt.want)
+			}
+		})
 	}
 }

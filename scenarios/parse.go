@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -30,8 +31,11 @@ import (
 //
 //	lab.yaml:12:9: topology.routers.r1.routes[0]: got "198.51.100/24 via 198.51.100.2", want a route such as "203.0.113.0/24 via 198.51.100.2" (prefix: ...)
 type ParseError struct {
-	File         string
-	Line, Column int    // of the offending node, from 1
+	File string
+	// Line and Column are of the offending node, from 1. Line 0 is the
+	// file as a whole, refused before it is read (a directory, a FIFO);
+	// the message then has no position.
+	Line, Column int
 	Path         string // the field, e.g. topology.routers.r1.routes[0]; empty for the file as a whole
 	// Got is what the file has, as printed: quoted text for a string,
 	// other scalars as written, or a description such as "a mapping".
@@ -41,15 +45,97 @@ type ParseError struct {
 	Want string
 }
 
+// Error prints long values cut short (see clipValues); the fields keep
+// them whole.
 func (e *ParseError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d:%d: ", e.File, e.Line, e.Column)
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	b.WriteString(": ")
 	if e.Path != "" {
-		b.WriteString(e.Path)
+		b.WriteString(clipValues(e.Path))
 		b.WriteString(": ")
 	}
-	fmt.Fprintf(&b, "got %s, want %s", e.Got, e.Want)
+	got := clipValues(e.Got)
+	if len(got) > maxGotLen {
+		got = headBytes(got, maxGotLen) + fmt.Sprintf("… (%d bytes)", len(e.Got))
+	}
+	fmt.Fprintf(&b, "got %s, want %s", got, clipValues(e.Want))
 	return b.String()
+}
+
+// A message repeats enough of a value to find it in the file, not the
+// 900 KB one line of a file can hold.
+const (
+	maxQuotedLen = 60  // bytes of one quoted value in a message
+	maxGotLen    = 200 // bytes of Got after that, such as a long number
+)
+
+// clipValues shortens each quoted value in s ("..." or `...`) written
+// in more than maxQuotedLen bytes to its start, marked with "…" and
+// followed by its length, as in "aaaa…" (900000 bytes). Shorter values
+// are left as they are.
+func clipValues(s string) string {
+	if len(s) <= maxQuotedLen {
+		return s
+	}
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, "\"`")
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			b.WriteByte(s[0])
+			s = s[1:]
+			continue
+		}
+		s = s[len(q):]
+		if len(q)-2 <= maxQuotedLen {
+			b.WriteString(q)
+			continue
+		}
+		v, _ := strconv.Unquote(q)
+		if q[0] == '`' {
+			b.WriteString("`" + headBytes(v, maxQuotedLen) + "…`")
+		} else {
+			b.WriteString(strconv.Quote(quotedHead(v, maxQuotedLen) + "…"))
+		}
+		fmt.Fprintf(&b, " (%d bytes)", len(v))
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// headBytes is at most the first n bytes of s, ending on a whole UTF-8
+// sequence.
+func headBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// quotedHead is the longest start of s that strconv.Quote writes in at
+// most n bytes, quotes aside: escapes such as \x01 count in full.
+func quotedHead(s string, n int) string {
+	size := 0
+	for i := 0; i < len(s); {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		if size += len(strconv.Quote(s[i:i+w])) - 2; size > n {
+			return s[:i]
+		}
+		i += w
+	}
+	return s
 }
 
 // Limits that keep hostile input cheap: the YAML parser's time and memory
@@ -87,7 +173,7 @@ func Parse(file string, data []byte) (s *Scenario, err error) {
 			s, err = nil, b.err
 		}
 	}()
-	root := p.load(data)
+	root := p.load(data, fileDoc)
 	s = &Scenario{File: file, About: about(data)}
 	p.s = s
 	p.scenario(root)
@@ -168,12 +254,26 @@ type node struct {
 	size      int     // nodes in this subtree, aliases counted in full
 }
 
+// docKind is what load reads, as messages name it.
+type docKind struct {
+	empty string // the Got of no YAML at all
+	want  string // a mapping
+	one   string // the Want of a second document
+}
+
+var (
+	fileDoc = docKind{"an empty file", "a mapping with at least name and topology", "one document per file"}
+	// The example is a change README.md shows, on a link Default has.
+	changeDoc = docKind{"an empty change", "a mapping such as {link: r1:eth1, state: down}", "one change at a time"}
+)
+
 // load parses data into nodes: one YAML document whose top is a mapping.
-func (p *parser) load(data []byte) *node {
+func (p *parser) load(data []byte, in docKind) *node {
 	start := &node{line: 1, col: 1}
 	if len(data) > maxFileSize {
-		p.fail(start, "", fmt.Sprintf("%d bytes", len(data)), fmt.Sprintf("a scenario file of at most %d bytes", maxFileSize))
+		panic(bailout{tooBig(p.file, int64(len(data)))})
 	}
+	p.checkText(data, in)
 	// A byte order mark is not YAML's business; editors on Windows add it.
 	tokens := lexer.Tokenize(strings.TrimPrefix(string(data), "\uFEFF"))
 	p.checkDepth(tokens)
@@ -195,18 +295,60 @@ func (p *parser) load(data []byte) *node {
 		}
 	}
 	if len(docs) == 0 {
-		p.fail(start, "", "an empty file", "a mapping with at least name and topology")
+		p.fail(start, "", in.empty, in.want)
 	}
 	if len(docs) > 1 {
 		line, col := pos(docs[1].Body, start)
-		p.failAt(line, col, "", "a second YAML document", "one document per file")
+		p.failAt(line, col, "", "a second YAML document", in.one)
 	}
 	p.anchors = map[string]*node{}
 	root := p.node(docs[0].Body, "", start, 0)
 	if root.kind != mapNode {
-		p.fail(root, "", describe(root), "a mapping with at least name and topology")
+		p.fail(root, "", describe(root), in.want)
 	}
 	return root
+}
+
+// checkText refuses data that is not YAML's printable UTF-8 (YAML 1.2
+// §5.1, c-printable) at the first byte that is not. The lexer reads
+// binary as text, so that a file of junk was called empty or a string.
+func (p *parser) checkText(data []byte, in docKind) {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, w := utf8.DecodeRune(data[i:])
+		var got string
+		switch {
+		case r == utf8.RuneError && w == 1:
+			got = fmt.Sprintf("binary data (the byte 0x%02x is not UTF-8)", data[i])
+		case !printable(r):
+			got = fmt.Sprintf("binary data (the control character %U)", r)
+		}
+		if got != "" {
+			p.failAt(line, col, "", got, in.want)
+		}
+		if col++; r == '\n' {
+			line, col = line+1, 1
+		}
+		i += w
+	}
+}
+
+// printable is YAML 1.2's c-printable.
+func printable(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		return true
+	case r < 0x20 || r == 0x7f:
+		return false
+	case r < 0x7f:
+		return true
+	}
+	return r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff
+}
+
+// tooBig is the error for a file of size bytes, above maxFileSize.
+func tooBig(file string, size int64) *ParseError {
+	return &ParseError{File: file, Line: 1, Column: 1, Got: fmt.Sprintf("%d bytes", size), Want: fmt.Sprintf("a scenario file of at most %d bytes", maxFileSize)}
 }
 
 // parseYAML runs the YAML parser, turning a panic in it into an error so
@@ -424,8 +566,12 @@ func field(path, key string) string {
 }
 
 // plain is s as written if it is made of letters, digits and -_.:/<>,
-// else quoted: file text in a message never reaches a terminal raw.
+// else quoted: file text in a message never reaches a terminal raw. A
+// long s is quoted too, so that the message can cut it short.
 func plain(s string) string {
+	if len(s) > maxQuotedLen {
+		return strconv.Quote(s)
+	}
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:/<>", c)) {
 			return strconv.Quote(s)
@@ -666,6 +812,26 @@ const nameWant = "a name of lowercase letters, digits and '-', starting with a l
 
 const ifaceWant = "an interface name of letters, digits, '_', '.' and '-', at most 15 characters, such as eth0"
 
+// reservedIfaces are the names a host's TUN device cannot take in the
+// host's new namespace, with the reason: lo is there already, Linux
+// refuses all and default, and a tunnel module, once loaded, adds its
+// fallback device to every namespace (net.core.fb_tunnels_only_for_init_net
+// is 0 by default).
+var reservedIfaces = map[string]string{
+	"lo":       "which every namespace has",
+	"all":      "which Linux keeps for /proc/sys/net/ipv4/conf/all",
+	"default":  "which Linux keeps for /proc/sys/net/ipv4/conf/default",
+	"tunl0":    "which the ipip module adds to every namespace",
+	"gre0":     "which the ip_gre module adds to every namespace",
+	"gretap0":  "which the ip_gre module adds to every namespace",
+	"erspan0":  "which the ip_gre module adds to every namespace",
+	"ip_vti0":  "which the ip_vti module adds to every namespace",
+	"sit0":     "which the sit module adds to every namespace",
+	"ip6tnl0":  "which the ip6_tunnel module adds to every namespace",
+	"ip6gre0":  "which the ip6_gre module adds to every namespace",
+	"ip6_vti0": "which the ip6_vti module adds to every namespace",
+}
+
 func (p *parser) name(n *node, path string) string {
 	s := p.str(n, path, nameWant)
 	if !nameRE.MatchString(s) || len(s) > maxNameLen {
@@ -756,7 +922,7 @@ func (p *parser) topology(n *node) {
 		if _, ok := p.hosts[name]; ok {
 			p.fail(k, path, strconv.Quote(name), "a router name no host has (there is a host "+name+")")
 		}
-		r := p.router(rn.vals[i], path)
+		r := p.router(rn.vals[i], path, name)
 		r.Pos, r.Name = Pos{k.line, k.col}, name
 		p.routers[name] = r
 		p.s.Routers = append(p.s.Routers, r)
@@ -785,6 +951,9 @@ func (p *parser) host(n *node, path string) *HostSpec {
 	}
 	if n := o.get("iface"); n != nil {
 		h.Iface = p.iface(n, o.path1("iface"))
+		if why, ok := reservedIfaces[h.Iface]; ok {
+			p.fail(n, o.path1("iface"), describe(n), "an interface name other than "+h.Iface+", "+why)
+		}
 	}
 	if n := o.get("routes"); n != nil {
 		const want = `a route such as "203.0.113.0/24 via 198.18.0.1"`
@@ -839,7 +1008,7 @@ func firstHost(p netip.Prefix) netip.Addr {
 	return a
 }
 
-func (p *parser) router(n *node, path string) *RouterSpec {
+func (p *parser) router(n *node, path, rname string) *RouterSpec {
 	o := p.object(n, path, "a mapping with ifaces and optionally routes, icmp", routerKeys...)
 	r := &RouterSpec{}
 	const ifacesWant = "a mapping of interface names to addresses, such as {eth0: 198.18.0.1/24, eth1: 198.51.100.1/30}"
@@ -865,7 +1034,7 @@ func (p *parser) router(n *node, path string) *RouterSpec {
 		seen := map[netip.Prefix]int{}
 		for i, rn := range p.list(n, o.path1("routes"), `a list of routes such as ["default via 198.51.100.2"]`) {
 			rpath := index(o.path1("routes"), i)
-			s := p.route(rn, rpath, ifaces)
+			s := p.route(rn, rpath, rname, ifaces)
 			rt, _ := routing.ParseRoute(s, ifaces)
 			if j, ok := seen[rt.Prefix]; ok {
 				p.fail(rn, rpath, describe(rn), fmt.Sprintf("a route for another prefix (routes[%d] is for %s already)", j, rt.Prefix))
@@ -880,13 +1049,23 @@ func (p *parser) router(n *node, path string) *RouterSpec {
 	return r
 }
 
-// route checks a route in routing.ParseRoute's words and returns it.
-func (p *parser) route(n *node, path string, ifaces []*routing.Interface) string {
+// route checks a route of the router called router in
+// routing.ParseRoute's words and returns it.
+func (p *parser) route(n *node, path, router string, ifaces []*routing.Interface) string {
 	const want = `a route such as "203.0.113.0/24 via 198.51.100.2"`
 	s := p.str(n, path, want)
-	if _, err := routing.ParseRoute(s, ifaces); err != nil {
+	rt, err := routing.ParseRoute(s, ifaces)
+	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("route %q: ", s))
 		p.fail(n, path, describe(n), want+" ("+msg+")")
+	}
+	// ParseRoute checks that the gateway is on a connected subnet; it must
+	// also not be the router itself, which would forward, and redirect,
+	// to itself.
+	for _, ifc := range ifaces {
+		if rt.Via.IsValid() && rt.Via == ifc.Addr.Addr() {
+			p.fail(n, path, describe(n), fmt.Sprintf("%s (via: got %s, which is %s:%s's address; want a next hop on a connected subnet other than %s's own address)", want, rt.Via, router, ifc.Name, router))
+		}
 	}
 	return strings.Join(strings.Fields(s), " ")
 }
@@ -959,7 +1138,7 @@ func (p *parser) policy(n *node, path string) responder.Policy {
 		pol.NoEcho = !p.boolean(n, o.path1("echo"))
 	}
 	if n := o.get("delay"); n != nil {
-		pol.Delay = p.duration(n, o.path1("delay"))
+		pol.Delay = p.delay(n, o.path1("delay"), "a delay", "50ms")
 	}
 	return pol
 }
@@ -1114,14 +1293,29 @@ func (p *parser) links(o *object) {
 	}
 }
 
+// maxLinkDelay bounds a link's delay and jitter and an ICMP delay:
+// netem-like lab delays are milliseconds to seconds, and a mistyped
+// 100000h would hold a link's traffic for the rest of a run.
+const maxLinkDelay = 60 * time.Second
+
+// delay is a duration from 0 to maxLinkDelay; what and example are for
+// the message.
+func (p *parser) delay(n *node, path, what, example string) time.Duration {
+	d := p.duration(n, path)
+	if d > maxLinkDelay {
+		p.fail(n, path, describe(n), fmt.Sprintf("%s from 0 to %ds, such as %s", what, maxLinkDelay/time.Second, example))
+	}
+	return d
+}
+
 // impairment reads delay, jitter and loss from o.
 func (p *parser) impairment(o *object) Impairment {
 	var im Impairment
 	if v := o.get("delay"); v != nil {
-		im.Delay = p.duration(v, o.path1("delay"))
+		im.Delay = p.delay(v, o.path1("delay"), "a delay", "20ms")
 	}
 	if v := o.get("jitter"); v != nil {
-		im.Jitter = p.duration(v, o.path1("jitter"))
+		im.Jitter = p.delay(v, o.path1("jitter"), "a jitter", "2ms")
 	}
 	if v := o.get("loss"); v != nil {
 		const want = "a loss in percent from 0 to 100, such as 1.5"
@@ -1284,7 +1478,7 @@ func ParseEvent(sc *Scenario, source string, data []byte) (e Event, err error) {
 			e, err = Event{}, b.err
 		}
 	}()
-	e, _ = p.event(p.load(data), "change", false)
+	e, _ = p.event(p.load(data, changeDoc), "change", false)
 	return e, nil
 }
 
@@ -1302,9 +1496,9 @@ func (p *parser) routeEvent(e *Event, n *node, path string, r *RouterSpec) {
 	o := p.object(n, path, want, "add", "delete", "replace")
 	switch p.only(o, "add", "delete", "replace") {
 	case "add":
-		e.Kind, e.Route = RouteAdd, p.route(o.get("add"), o.path1("add"), routerIfaces(r))
+		e.Kind, e.Route = RouteAdd, p.route(o.get("add"), o.path1("add"), r.Name, routerIfaces(r))
 	case "replace":
-		e.Kind, e.Route = RouteReplace, p.route(o.get("replace"), o.path1("replace"), routerIfaces(r))
+		e.Kind, e.Route = RouteReplace, p.route(o.get("replace"), o.path1("replace"), r.Name, routerIfaces(r))
 	case "delete":
 		v := o.get("delete")
 		p.prefix(v, o.path1("delete"), "a prefix such as 198.18.9.0/24 or default")

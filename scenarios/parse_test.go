@@ -167,6 +167,8 @@ func TestParseBad(t *testing.T) {
 			"bad-regexp.yaml:14:30: steps[0].expect.output[1]: got \"ttl=[0-9+\", want a regular expression (Go syntax) such as \"^ 1  198.18.0.1 \" (error parsing regexp: missing closing ]: `[0-9+`)"},
 		{"between-backwards",
 			`between-backwards.yaml:13:20: expect[0].between[1]: got "2s", want a time after 10s`},
+		{"delay-too-long",
+			`delay-too-long.yaml:9:40: topology.links[0].delay: got "100000h", want a delay from 0 to 60s, such as 20ms`},
 		{"duplicate-address",
 			`duplicate-address.yaml:5:20: topology.hosts.client.addr: got "198.18.0.1/24", want an address no other host or interface has (r1:eth0 has 198.18.0.1)`},
 		{"duplicate-key",
@@ -187,6 +189,8 @@ func TestParseBad(t *testing.T) {
 			`flap-zero-count.yaml:15:14: timeline[0].flap.count: got 0, want how many times the link goes down, 1 to 10000`},
 		{"gw-off-subnet",
 			`gw-off-subnet.yaml:5:40: topology.hosts.client.gw: got "198.18.1.1", want an IPv4 address in 198.18.0.0/24, such as 198.18.0.1 (a gateway must be on the host's subnet)`},
+		{"host-iface-lo",
+			`host-iface-lo.yaml:5:59: topology.hosts.client.iface: got "lo", want an interface name other than lo, which every namespace has`},
 		{"host-in-no-link",
 			`host-in-no-link.yaml:6:5: topology.hosts.server: got "server" in no link, want every host on one link, such as [server, r1:eth0] in topology.links`},
 		{"host-off-subnet",
@@ -197,6 +201,8 @@ func TestParseBad(t *testing.T) {
 			`host-to-host.yaml:10:7: topology.links[0]: got two hosts (client, server), want a link with at least one router end, such as [client, r1:eth0]`},
 		{"link-and-router",
 			`link-and-router.yaml:11:42: timeline[0].router: got router together with link, want only one of link, router, flap`},
+		{"long-value",
+			`long-value.yaml:2:7: name: got "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…" (200 bytes), want a scenario name of lowercase letters, digits and '-', at most 64 characters, such as silent-hop`},
 		{"loss-150",
 			`loss-150.yaml:10:13: topology.links[0].loss: got 150, want a loss in percent from 0 to 100, such as 1.5`},
 		{"missing-interface",
@@ -215,6 +221,8 @@ func TestParseBad(t *testing.T) {
 			`overlapping-subnets.yaml:10:15: topology.routers.r1.ifaces.eth1: got "198.18.0.129/25", want a subnet apart from the router's others (198.18.0.128/25 overlaps 198.18.0.0/24 of eth0)`},
 		{"route-gateway-off-link",
 			`route-gateway-off-link.yaml:9:16: topology.routers.r1.routes[0]: got "default via 198.51.100.2", want a route such as "203.0.113.0/24 via 198.51.100.2" (gateway 198.51.100.2 is on none of the router's subnets)`},
+		{"route-via-own-address",
+			`route-via-own-address.yaml:9:16: topology.routers.r1.routes[0]: got "198.19.0.0/16 via 198.51.100.1", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 198.51.100.1, which is r1:eth0's address; want a next hop on a connected subnet other than r1's own address)`},
 		{"router-link-subnets",
 			`router-link-subnets.yaml:11:17: topology.links[1][1]: got "r2:eth0", want an interface on r1:eth1's subnet 198.51.100.0/30 (r2:eth0 is on 198.51.100.4/30)`},
 		{"run-and-probe",
@@ -320,6 +328,11 @@ func TestParseYAML(t *testing.T) {
 		{"leading zero", strings.Replace(minimal, "{ends: [r1:eth1, r2:eth0]}", "{ends: [r1:eth1, r2:eth0], mtu: 01500}", 1), `t.yaml:10:39: topology.links[1].mtu: got 01500, want an MTU from 68 to 65535 (without a leading 0)`},
 		{"colon ends in a flow list in a flow mapping", minimal + "timeline:\n  - {at: 1s, flap: {link: r2:eth0, period: 1s, count: 1}}\n  - {at: 2s, link: r1:eth1, state: up}\n", ""},
 		{"control characters are quoted", "name: t\n\"\\e[31mred\": 1\n", `t.yaml:2:1: "\x1b[31mred": got the key "\x1b[31mred", want one of name, seed, topology, timeline, steps, expect`},
+		{"binary", "\x00\x01", `t.yaml:1:1: got binary data (the control character U+0000), want a mapping with at least name and topology`},
+		{"not UTF-8", "name: t\n#\xff\n", `t.yaml:2:2: got binary data (the byte 0xff is not UTF-8), want a mapping with at least name and topology`},
+		{"junk after a comment sign is not empty", "#\xa2", `t.yaml:1:2: got binary data (the byte 0xa2 is not UTF-8), want a mapping with at least name and topology`},
+		{"DEL", "name: t\x7f\n", `t.yaml:1:8: got binary data (the control character U+007F), want a mapping with at least name and topology`},
+		{"byte order mark, tab and CRLF are text", "\uFEFF" + minimal + "# a\ttab\r\n", ""},
 		{"quoted key is a key", minimal + "timeline:\n  - {at: 1s, flap: {link: [\"r2\":eth0], period: 1s, count: 1}}\n", `t.yaml:12:27: timeline[0].flap.link: got a list of 1 item, want an end of a link in topology.links, such as client`},
 	}
 	for _, tt := range tests {
@@ -331,6 +344,35 @@ func TestParseYAML(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("error\n\tgot:  %s\n\twant: %s", got, tt.want)
+			}
+			checkPos(t, tt.in, err)
+		})
+	}
+}
+
+// TestParseErrorClips checks that a message repeats at most the start of
+// a long value, saying how long it was, and short values whole.
+func TestParseErrorClips(t *testing.T) {
+	a60, a := strings.Repeat("a", 60), strings.Repeat("A", 60)
+	const nameWant = "want a scenario name of lowercase letters, digits and '-', at most 64 characters, such as silent-hop"
+	for _, tt := range []struct{ name, in, want string }{
+		{"60 bytes whole", "name: " + a + "\n", `t.yaml:1:7: name: got "` + a + `", ` + nameWant},
+		{"61 bytes cut", "name: " + a + "A\n", `t.yaml:1:7: name: got "` + a + `…" (61 bytes), ` + nameWant},
+		{"900 KB", "name: " + strings.Repeat("a", 900_000) + "\n", `t.yaml:1:7: name: got "` + a60 + `…" (900000 bytes), ` + nameWant},
+		{"escapes count", "name: \"" + strings.Repeat(`\x01`, 100) + "\"\n", `t.yaml:1:7: name: got "` + strings.Repeat(`\x01`, 15) + `…" (100 bytes), ` + nameWant},
+		{"whole characters", "name: " + strings.Repeat("é", 100) + "\n", `t.yaml:1:7: name: got "` + strings.Repeat("é", 30) + `…" (200 bytes), ` + nameWant},
+		{"long key in path and got", strings.Repeat("k", 100) + ": 1\n",
+			`t.yaml:1:1: "` + strings.Repeat("k", 60) + `…" (100 bytes): got the key "` + strings.Repeat("k", 60) + `…" (100 bytes), want one of name, seed, topology, timeline, steps, expect`},
+		{"long alias, not quoted", "name: *" + strings.Repeat("x", 300) + "\n", `t.yaml:1:7: name: got *` + strings.Repeat("x", 199) + `… (301 bytes), want an alias to an anchor defined above it`},
+		{"long value in want", strings.Replace(minimal, "[client, r1:eth0]", "[client, r1:eth"+strings.Repeat("0", 100)+"]", 1),
+			`t.yaml:9:16: topology.links[0][1]: got "r1:eth` + strings.Repeat("0", 54) + `…" (106 bytes), want an interface of r1 (router r1 has no interface "eth` + strings.Repeat("0", 57) + `…" (103 bytes); it has eth0, eth1)`},
+		{"long regexp in want", minimal + "steps:\n  - {on: client, run: ls, expect: {output: [\"[" + strings.Repeat("x", 100) + "\"]}}\n",
+			"t.yaml:12:45: steps[0].expect.output[0]: got \"[" + strings.Repeat("x", 59) + "…\" (101 bytes), want a regular expression (Go syntax) such as \"^ 1  198.18.0.1 \" (error parsing regexp: missing closing ]: `[" + strings.Repeat("x", 59) + "…` (101 bytes))"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.in))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error\n\tgot:  %v\n\twant: %s", err, tt.want)
 			}
 			checkPos(t, tt.in, err)
 		})
@@ -404,6 +446,11 @@ func TestParseChecks(t *testing.T) {
 		{"gw is the host", topo(`{client: {addr: 198.18.0.10/24, gw: 198.18.0.10}}`, r1, links), `t.yaml:3:46: topology.hosts.client.gw: got "198.18.0.10", want an IPv4 address in 198.18.0.0/24, such as 198.18.0.1 (that is the host's own address)`},
 		{"iface too long", topo(`{client: {addr: 198.18.0.10/24, iface: a234567890123456}}`, r1, links), `t.yaml:3:49: topology.hosts.client.iface: got "a234567890123456", want an interface name of letters, digits, '_', '.' and '-', at most 15 characters, such as eth0`},
 		{"iface with colon", topo(`{client: {addr: 198.18.0.10/24, iface: "gw:0"}}`, r1, links), `t.yaml:3:49: topology.hosts.client.iface: got "gw:0", want an interface name of letters, digits, '_', '.' and '-', at most 15 characters, such as eth0`},
+		{"iface lo", topo(`{client: {addr: 198.18.0.10/24, iface: lo}}`, r1, links), `t.yaml:3:49: topology.hosts.client.iface: got "lo", want an interface name other than lo, which every namespace has`},
+		{"iface all", topo(`{client: {addr: 198.18.0.10/24, iface: all}}`, r1, links), `t.yaml:3:49: topology.hosts.client.iface: got "all", want an interface name other than all, which Linux keeps for /proc/sys/net/ipv4/conf/all`},
+		{"iface default", topo(`{client: {addr: 198.18.0.10/24, iface: default}}`, r1, links), `t.yaml:3:49: topology.hosts.client.iface: got "default", want an interface name other than default, which Linux keeps for /proc/sys/net/ipv4/conf/default`},
+		{"iface tunl0", topo(`{client: {addr: 198.18.0.10/24, iface: tunl0}}`, r1, links), `t.yaml:3:49: topology.hosts.client.iface: got "tunl0", want an interface name other than tunl0, which the ipip module adds to every namespace`},
+		{"iface lo0", topo(`{client: {addr: 198.18.0.10/24, iface: lo0}}`, r1, links), ""},
 		{"host route via off-subnet", topo(`{client: {addr: 198.18.0.10/24, routes: ["203.0.113.0/24 via 198.51.100.1"]}}`, r1, links), `t.yaml:3:51: topology.hosts.client.routes[0]: got "203.0.113.0/24 via 198.51.100.1", want a route such as "203.0.113.0/24 via 198.18.0.1" (via: 198.51.100.1 is not a neighbour on 198.18.0.0/24)`},
 		{"host route host bits", topo(`{client: {addr: 198.18.0.10/24, routes: ["203.0.113.1/24 via 198.18.0.1"]}}`, r1, links), `t.yaml:3:51: topology.hosts.client.routes[0]: got "203.0.113.1/24 via 198.18.0.1", want a route such as "203.0.113.0/24 via 198.18.0.1" (prefix: got "203.0.113.1/24", which has host bits set; want 203.0.113.0/24)`},
 		{"host default route and gw", topo(`{client: {addr: 198.18.0.10/24, gw: 198.18.0.1, routes: ["default via 198.18.0.2"]}}`, r1, links), `t.yaml:3:67: topology.hosts.client.routes[0]: got "default via 198.18.0.2", want a route such as "203.0.113.0/24 via 198.18.0.1" (gw is the default route already)`},
@@ -421,6 +468,12 @@ func TestParseChecks(t *testing.T) {
 		{"link is a string", topo(client, r1, `["client r1:eth0"]`), `t.yaml:5:11: topology.links[0]: got "client r1:eth0", want a link such as [client, r1:eth0] or {ends: [r1:eth1, r2:eth0], mtu: 1400}`},
 		{"link without ends", topo(client, r1, `[{mtu: 1400}]`), `t.yaml:5:11: topology.links[0].ends: got nothing, want the two ends of the link, such as [r1:eth1, r2:eth0]`},
 		{"jitter not a duration", topo(client, r1, `[[client, r1:eth0], {ends: [r1:eth1, r2:eth0], jitter: 5}]`), `t.yaml:5:65: topology.links[1].jitter: got 5, want a duration such as 5s, 100ms or 1m30s`},
+		{"delay too long", topo(client, r1, `[[client, r1:eth0], {ends: [r1:eth1, r2:eth0], delay: 100000h}]`), `t.yaml:5:64: topology.links[1].delay: got "100000h", want a delay from 0 to 60s, such as 20ms`},
+		{"jitter too long", topo(client, r1, `[[client, r1:eth0], {ends: [r1:eth1, r2:eth0], jitter: 61s}]`), `t.yaml:5:65: topology.links[1].jitter: got "61s", want a jitter from 0 to 60s, such as 2ms`},
+		{"delay and jitter at the bound", topo(client, r1, `[[client, r1:eth0], {ends: [r1:eth1, r2:eth0], delay: 60s, jitter: 1m}]`), ""},
+		{"router route via own address", topo(client, `{r1: {ifaces: {eth0: 198.18.0.1/24, eth1: 198.51.100.1/30}, routes: ["198.19.0.0/16 via 198.51.100.1"]}, r2: {ifaces: {eth0: 198.51.100.2/30}}}`, links), `t.yaml:4:81: topology.routers.r1.routes[0]: got "198.19.0.0/16 via 198.51.100.1", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 198.51.100.1, which is r1:eth1's address; want a next hop on a connected subnet other than r1's own address)`},
+		{"router route via own address on another dev", topo(client, `{r1: {ifaces: {eth0: 198.18.0.1/24, eth1: 198.51.100.1/30}, routes: ["198.19.0.0/16 via 198.18.0.1 dev eth1"]}, r2: {ifaces: {eth0: 198.51.100.2/30}}}`, links), `t.yaml:4:81: topology.routers.r1.routes[0]: got "198.19.0.0/16 via 198.18.0.1 dev eth1", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 198.18.0.1, which is r1:eth0's address; want a next hop on a connected subnet other than r1's own address)`},
+		{"second router default via itself", topo(client, `{r1: {ifaces: {eth0: 198.18.0.1/24, eth1: 198.51.100.1/30}}, r2: {ifaces: {eth0: 198.51.100.2/30}, routes: ["default via 198.51.100.2"]}}`, links), `t.yaml:4:120: topology.routers.r2.routes[0]: got "default via 198.51.100.2", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 198.51.100.2, which is r2:eth0's address; want a next hop on a connected subnet other than r2's own address)`},
 		{"loss is a word", topo(client, r1, `[[client, r1:eth0], {ends: [r1:eth1, r2:eth0], loss: none}]`), `t.yaml:5:63: topology.links[1].loss: got "none", want a loss in percent from 0 to 100, such as 1.5`},
 		{"down is a word", topo(client, r1, `[[client, r1:eth0], {ends: [r1:eth1, r2:eth0], down: yes}]`), `t.yaml:5:63: topology.links[1].down: got "yes", want true or false`},
 		{"ratelimit word", ok + "    # r1\n", ""},
@@ -437,6 +490,7 @@ func TestParseChecks(t *testing.T) {
 		{"icmp ttl 0", icmp(`{ttl: 0}`), `t.yaml:4:61: topology.routers.r1.icmp.ttl: got 0, want a TTL from 1 to 255`},
 		{"icmp quote 70000", icmp(`{quote: 70000}`), `t.yaml:4:63: topology.routers.r1.icmp.quote: got 70000, want 576 (the default: fill a 576-byte error), rfc792 or 8 (the header and 8 bytes), a byte count from 28 to 65535, or all`},
 		{"icmp redirects word", icmp(`{redirects: off}`), `t.yaml:4:67: topology.routers.r1.icmp.redirects: got "off", want true or false`},
+		{"icmp delay too long", icmp(`{delay: 100000h}`), `t.yaml:4:63: topology.routers.r1.icmp.delay: got "100000h", want a delay from 0 to 60s, such as 50ms`},
 		{"icmp is a list", icmp(`[silent]`), `t.yaml:4:55: topology.routers.r1.icmp: got a list of 1 item, want a mapping of ICMP settings such as {silent: true}`},
 	}...)
 	steps := func(s string) string { return ok + "steps:\n" + s }
@@ -484,6 +538,9 @@ func TestParseChecks(t *testing.T) {
 		{"event route bad", timeline("  - {at: 1s, router: r2, route: {add: default via 198.18.0.2}}\n"), `t.yaml:7:39: timeline[0].route.add: got "default via 198.18.0.2", want a route such as "203.0.113.0/24 via 198.51.100.2" (gateway 198.18.0.2 is on none of the router's subnets)`},
 		{"event delete not a prefix", timeline("  - {at: 1s, router: r1, route: {delete: default via 198.18.0.2}}\n"), `t.yaml:7:42: timeline[0].route.delete: got "default via 198.18.0.2", want a prefix such as 198.18.9.0/24 or default`},
 		{"event delete host bits", timeline("  - {at: 1s, router: r1, route: {delete: 198.18.9.1/24}}\n"), `t.yaml:7:42: timeline[0].route.delete: got "198.18.9.1/24", want a prefix such as 198.18.9.0/24 or default (host bits are set: 198.18.9.0/24)`},
+		{"event route via own address", timeline("  - {at: 1s, router: r1, route: {add: 198.19.0.0/16 via 198.51.100.1}}\n"), `t.yaml:7:39: timeline[0].route.add: got "198.19.0.0/16 via 198.51.100.1", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 198.51.100.1, which is r1:eth1's address; want a next hop on a connected subnet other than r1's own address)`},
+		{"event delay too long", timeline("  - {at: 1s, link: client, delay: 100000h}\n"), `t.yaml:7:35: timeline[0].delay: got "100000h", want a delay from 0 to 60s, such as 20ms`},
+		{"event jitter too long", timeline("  - {at: 1s, link: client, jitter: 1m0.001s}\n"), `t.yaml:7:36: timeline[0].jitter: got "1m0.001s", want a jitter from 0 to 60s, such as 2ms`},
 		{"event icmp bad", timeline("  - {at: 1s, router: r1, icmp: {silent: 1}}\n"), `t.yaml:7:41: timeline[0].icmp.silent: got 1, want true or false`},
 		{"flap without period", timeline("  - {at: 1s, flap: {link: client, count: 2}}\n"), `t.yaml:7:20: timeline[0].flap.period: got nothing, want how long the link stays down, then up, such as 2s`},
 		{"flap too fast", timeline("  - {at: 1s, flap: {link: client, period: 1ms, count: 2}}\n"), `t.yaml:7:43: timeline[0].flap.period: got "1ms", want a time from 10ms to 1h, such as 2s`},
@@ -547,7 +604,7 @@ func TestParseValues(t *testing.T) {
 		{`{redirects: true, echo: true, silent: false}`, responder.Policy{}},
 		{`{redirects: false, echo: false, silent: true}`, responder.Policy{NoRedirects: true, NoEcho: true, Silent: true}},
 		{`{delay: 0}`, responder.Policy{}},
-		{`{delay: 1m30s}`, responder.Policy{Delay: 90 * time.Second}},
+		{`{delay: 1m}`, responder.Policy{Delay: time.Minute}},
 		{`{ttl: 1}`, responder.Policy{TTL: 1}},
 	} {
 		t.Run(tt.icmp, func(t *testing.T) {
@@ -822,5 +879,42 @@ func TestParseEvent(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseEvent(%s) = %v, want an error containing %q", tt.in, err, tt.want)
 		}
+	}
+}
+
+// TestParseEventErrors checks ParseEvent's whole messages where they
+// differ from a scenario file's: what a change is, and the bounds and
+// checks it shares with the timeline.
+func TestParseEventErrors(t *testing.T) {
+	sc := Default()
+	const want = "want a mapping such as {link: r1:eth1, state: down}"
+	for _, tt := range []struct{ name, in, want string }{
+		{"empty", "", "change:1:1: got an empty change, " + want},
+		{"only a comment", "# nothing\n", "change:1:1: got an empty change, " + want},
+		{"a list", "[{link: r1:eth1, state: down}]", "change:1:1: got a list of 1 item, " + want},
+		{"a word", "down", `change:1:1: got "down", ` + want},
+		{"gzip", "\x1f\x8b\x08\x00", "change:1:1: got binary data (the control character U+001F), " + want},
+		{"not UTF-8 after #", "#\xa2", "change:1:2: got binary data (the byte 0xa2 is not UTF-8), " + want},
+		{"two changes", "{link: r1:eth1, state: down}\n---\n{link: r1:eth1, state: up}\n", "change:3:1: got a second YAML document, want one change at a time"},
+		{"delay too long", "{link: r1:eth1, delay: 100000h}", `change:1:24: change.delay: got "100000h", want a delay from 0 to 60s, such as 20ms`},
+		{"jitter too long", "{link: r1:eth1, jitter: 2m}", `change:1:25: change.jitter: got "2m", want a jitter from 0 to 60s, such as 2ms`},
+		{"icmp delay too long", "{router: r1, icmp: {delay: 2m}}", `change:1:28: change.icmp.delay: got "2m", want a delay from 0 to 60s, such as 50ms`},
+		{"route add via own address", "{router: r1, route: {add: 198.19.0.0/16 via 198.51.100.1}}",
+			`change:1:27: change.route.add: got "198.19.0.0/16 via 198.51.100.1", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 198.51.100.1, which is r1:eth0's address; want a next hop on a connected subnet other than r1's own address)`},
+		{"route replace via own address, JSON", `{"router": "r1", "route": {"replace": "198.19.0.0/16 via 203.0.113.1"}}`,
+			`change:1:39: change.route.replace: got "198.19.0.0/16 via 203.0.113.1", want a route such as "203.0.113.0/24 via 198.51.100.2" (via: got 203.0.113.1, which is r1:eth1's address; want a next hop on a connected subnet other than r1's own address)`},
+		{"delay at the bound", "{link: r1:eth1, delay: 60s, jitter: 60s}", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseEvent(sc, "change", []byte(tt.in))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("ParseEvent(%q)\n\tgot:  %s\n\twant: %s", tt.in, got, tt.want)
+			}
+			checkPos(t, tt.in, err)
+		})
 	}
 }
