@@ -92,6 +92,7 @@ var (
 	linkPacketsDesc = desc("icmpgw_link_packets_total", "Datagrams sent across a link one way (direction a-to-b or b-to-a, a being the first end in the link label), by result: delivered, or dropped because the link was down, by random loss, or because the delay queue was full.", "link", "direction", "result")
 	linkBytesDesc   = desc("icmpgw_link_bytes_total", "Bytes of the datagrams a link delivered one way (direction a-to-b or b-to-a).", "link", "direction")
 	linkUpDesc      = desc("icmpgw_link_up", "Whether a link is up (1) or down (0).", "link")
+	linkHeldDesc    = desc("icmpgw_link_in_flight", "Datagrams a link holds one way (its delay), sent but neither delivered nor dropped yet.", "link", "direction")
 )
 
 // collector reads a Source at each scrape.
@@ -104,7 +105,7 @@ func NewCollector(src Source) prometheus.Collector { return collector{src} }
 // Describe implements prometheus.Collector.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{packetsDesc, receivedDesc, malformedDesc, sentDesc, suppressedDesc,
-		ifPacketsDesc, ifBytesDesc, ifErrorsDesc, linkPacketsDesc, linkBytesDesc, linkUpDesc} {
+		ifPacketsDesc, ifBytesDesc, ifErrorsDesc, linkPacketsDesc, linkBytesDesc, linkUpDesc, linkHeldDesc} {
 		ch <- d
 	}
 }
@@ -168,6 +169,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(linkPacketsDesc, d.s.DroppedLoss, name, d.dir, "dropped_loss")
 			counter(linkPacketsDesc, d.s.DroppedQueue, name, d.dir, "dropped_queue")
 			counter(linkBytesDesc, d.s.Bytes, name, d.dir)
+			ch <- prometheus.MustNewConstMetric(linkHeldDesc, prometheus.GaugeValue, float64(d.s.InFlight), name, d.dir)
 		}
 	}
 }

@@ -53,7 +53,7 @@ func source() fixed {
 		}}},
 		links: []scenarios.LinkStats{{
 			A: scenarios.Endpoint{Node: "client"}, B: scenarios.Endpoint{Node: "r1", Iface: "eth0"}, Up: true,
-			AB: wire.Stats{Sent: 14, Delivered: 13, DroppedLoss: 1, Bytes: 1300},
+			AB: wire.Stats{Sent: 16, Delivered: 13, DroppedLoss: 1, InFlight: 2, Bytes: 1300},
 			BA: wire.Stats{Sent: 5, Delivered: 3, DroppedDown: 1, DroppedQueue: 1, Bytes: 300},
 		}},
 	}
@@ -121,10 +121,14 @@ icmpgw_link_bytes_total{direction="b-to-a",link="client--r1:eth0"} 300
 # HELP icmpgw_link_up Whether a link is up (1) or down (0).
 # TYPE icmpgw_link_up gauge
 icmpgw_link_up{link="client--r1:eth0"} 1
+# HELP icmpgw_link_in_flight Datagrams a link holds one way (its delay), sent but neither delivered nor dropped yet.
+# TYPE icmpgw_link_in_flight gauge
+icmpgw_link_in_flight{direction="a-to-b",link="client--r1:eth0"} 2
+icmpgw_link_in_flight{direction="b-to-a",link="client--r1:eth0"} 0
 `
 	names := []string{"icmpgw_icmp_sent_total", "icmpgw_packets_received_total", "icmpgw_malformed_total",
 		"icmpgw_interface_packets_total", "icmpgw_interface_bytes_total", "icmpgw_interface_write_errors_total",
-		"icmpgw_link_packets_total", "icmpgw_link_bytes_total", "icmpgw_link_up"}
+		"icmpgw_link_packets_total", "icmpgw_link_bytes_total", "icmpgw_link_up", "icmpgw_link_in_flight"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
