@@ -175,6 +175,18 @@ func ParseRoute(s string, ifaces []*Interface) (Route, error) {
 			return Route{}, fmt.Errorf("route %q: gateway %s is on none of the router's subnets", s, r.Via)
 		}
 	}
+	// A gateway that is the router itself would have it forward, and
+	// redirect, to itself; Linux refuses a broadcast one ("Nexthop has
+	// invalid gateway").
+	for _, ifc := range ifaces {
+		switch {
+		case !r.Via.IsValid():
+		case r.Via == ifc.Addr.Addr():
+			return Route{}, fmt.Errorf("route %q: gateway %s is the router's own address on %s", s, r.Via, ifc.Name)
+		case r.Via == broadcastOf(ifc.Addr):
+			return Route{}, fmt.Errorf("route %q: gateway %s is the broadcast address of %s's subnet", s, r.Via, ifc.Name)
+		}
+	}
 	return r, nil
 }
 

@@ -103,6 +103,8 @@ func TestParseRoute(t *testing.T) {
 		{in: "198.51.100/24 via 198.51.100.2", err: `prefix: got "198.51.100/24", want an IPv4 prefix`},
 		{in: "198.18.0.1/24 via 198.51.100.2", err: "host bits set; want 198.18.0.0/24"},
 		{in: "198.18.0.0/24 via 203.0.113.9", err: "gateway 203.0.113.9 is on none of the router's subnets"},
+		{in: "198.18.0.0/24 via 198.51.100.1", err: "gateway 198.51.100.1 is the router's own address on eth0"},
+		{in: "198.18.0.0/24 via 198.51.100.255", err: "gateway 198.51.100.255 is the broadcast address of eth0's subnet"},
 		{in: "198.18.0.0/24 via nowhere", err: `via: got "nowhere"`},
 		{in: "198.18.0.0/24 dev eth9", err: `no interface named "eth9"`},
 		{in: "198.18.0.0/24", err: "needs via or dev"},

@@ -1034,7 +1034,7 @@ func (p *parser) router(n *node, path, rname string) *RouterSpec {
 		seen := map[netip.Prefix]int{}
 		for i, rn := range p.list(n, o.path1("routes"), `a list of routes such as ["default via 198.51.100.2"]`) {
 			rpath := index(o.path1("routes"), i)
-			s := p.route(rn, rpath, rname, ifaces)
+			s := p.route(rn, rpath, ifaces)
 			rt, _ := routing.ParseRoute(s, ifaces)
 			if j, ok := seen[rt.Prefix]; ok {
 				p.fail(rn, rpath, describe(rn), fmt.Sprintf("a route for another prefix (routes[%d] is for %s already)", j, rt.Prefix))
@@ -1049,23 +1049,14 @@ func (p *parser) router(n *node, path, rname string) *RouterSpec {
 	return r
 }
 
-// route checks a route of the router called router in
-// routing.ParseRoute's words and returns it.
-func (p *parser) route(n *node, path, router string, ifaces []*routing.Interface) string {
+// route checks a route of a router with ifaces in routing.ParseRoute's
+// words and returns it.
+func (p *parser) route(n *node, path string, ifaces []*routing.Interface) string {
 	const want = `a route such as "203.0.113.0/24 via 198.51.100.2"`
 	s := p.str(n, path, want)
-	rt, err := routing.ParseRoute(s, ifaces)
-	if err != nil {
+	if _, err := routing.ParseRoute(s, ifaces); err != nil {
 		msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("route %q: ", s))
 		p.fail(n, path, describe(n), want+" ("+msg+")")
-	}
-	// ParseRoute checks that the gateway is on a connected subnet; it must
-	// also not be the router itself, which would forward, and redirect,
-	// to itself.
-	for _, ifc := range ifaces {
-		if rt.Via.IsValid() && rt.Via == ifc.Addr.Addr() {
-			p.fail(n, path, describe(n), fmt.Sprintf("%s (via: got %s, which is %s:%s's address; want a next hop on a connected subnet other than %s's own address)", want, rt.Via, router, ifc.Name, router))
-		}
 	}
 	return strings.Join(strings.Fields(s), " ")
 }
@@ -1496,9 +1487,9 @@ func (p *parser) routeEvent(e *Event, n *node, path string, r *RouterSpec) {
 	o := p.object(n, path, want, "add", "delete", "replace")
 	switch p.only(o, "add", "delete", "replace") {
 	case "add":
-		e.Kind, e.Route = RouteAdd, p.route(o.get("add"), o.path1("add"), r.Name, routerIfaces(r))
+		e.Kind, e.Route = RouteAdd, p.route(o.get("add"), o.path1("add"), routerIfaces(r))
 	case "replace":
-		e.Kind, e.Route = RouteReplace, p.route(o.get("replace"), o.path1("replace"), r.Name, routerIfaces(r))
+		e.Kind, e.Route = RouteReplace, p.route(o.get("replace"), o.path1("replace"), routerIfaces(r))
 	case "delete":
 		v := o.get("delete")
 		p.prefix(v, o.path1("delete"), "a prefix such as 198.18.9.0/24 or default")
