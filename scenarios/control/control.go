@@ -30,6 +30,7 @@ import (
 	"github.com/icmpgw/icmpgw/responder"
 	"github.com/icmpgw/icmpgw/routing"
 	"github.com/icmpgw/icmpgw/scenarios"
+	"github.com/icmpgw/icmpgw/tun/packet"
 	"github.com/icmpgw/icmpgw/tun/wire"
 )
 
@@ -167,6 +168,11 @@ type Router struct {
 	Outcomes map[string]uint64 `json:"outcomes"`
 	Sent     map[string]uint64 `json:"icmp_sent"`
 	Withheld map[string]uint64 `json:"icmp_suppressed"`
+	// Malformed breaks the "malformed" outcome down by the problem found.
+	Malformed map[string]uint64 `json:"malformed"`
+	// ICMP a policy delay holds back (counted in icmp_sent when decided).
+	DelayedHeld uint64 `json:"icmp_delayed_held"`
+	DelayedLost uint64 `json:"icmp_delayed_lost"`
 }
 
 // Iface is a router interface as the API shows it.
@@ -279,7 +285,8 @@ func routers(t *scenarios.Topology) []Router {
 		r := t.Routers[rs.Name]
 		s := r.Stats()
 		ro := Router{Name: rs.Name, Policy: policyView(r.Policy()), Received: s.Received,
-			Outcomes: map[string]uint64{}, Sent: map[string]uint64{}, Withheld: map[string]uint64{}}
+			Outcomes: map[string]uint64{}, Sent: map[string]uint64{}, Withheld: map[string]uint64{}, Malformed: map[string]uint64{},
+			DelayedHeld: s.DelayedHeld, DelayedLost: s.DelayedLost}
 		for _, ifc := range r.Ifaces {
 			st := ifc.Stats()
 			ro.Ifaces = append(ro.Ifaces, Iface{Name: ifc.Name, Addr: ifc.Addr.String(), MTU: ifc.MTU, Up: ifc.Up(),
@@ -298,6 +305,11 @@ func routers(t *scenarios.Topology) []Router {
 		for i, n := range s.Suppressed {
 			if n > 0 {
 				ro.Withheld[responder.Suppress(i).String()] = n
+			}
+		}
+		for i, n := range s.Malformed {
+			if n > 0 {
+				ro.Malformed[packet.Problem(i).String()] = n
 			}
 		}
 		out = append(out, ro)

@@ -55,10 +55,18 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("routers %+v", rs)
 	}
 
+	// A datagram with a bad header checksum shows under malformed.
+	r1 := topo.Routers["r1"]
+	bad := []byte{0x45, 0, 0, 20, 0, 1, 0, 0, 64, 17, 0, 0, 198, 51, 100, 2, 203, 0, 113, 2} // checksum 0: wrong
+	r1.Receive(r1.Ifaces[0], [][]byte{bad})
+
 	// The JSON speaks the scenario file's words, in one key style.
 	var raw []map[string]any
 	if err := c.Get(ctx, "/v1/routers", &raw); err != nil {
 		t.Fatal(err)
+	}
+	if m, _ := json.Marshal(raw[0]["malformed"]); string(m) != `{"bad-checksum":1}` {
+		t.Errorf("malformed %s, want {\"bad-checksum\":1}", m)
 	}
 	policy, _ := json.Marshal(raw[0]["policy"])
 	if want := `{"delay":"0s","echo":true,"quote":576,"ratelimit":"linux","redirects":true,"silent":false,"source":"outgoing","ttl":64}`; string(policy) != want {
