@@ -112,6 +112,14 @@ func TestPolicyDelay(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the delayed message never came")
 	}
+	// Counted once written: the write and the count follow each other.
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Stats().Sent[ipv4.ICMPTypeTimeExceeded] == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if s := r.Stats(); s.Sent[ipv4.ICMPTypeTimeExceeded] != 1 || s.TimeExceeded[0] != 1 || s.DelayedHeld != 0 {
+		t.Errorf("sent %d Time Exceeded (code 0: %d), %d held; want 1, 1, 0", s.Sent[ipv4.ICMPTypeTimeExceeded], s.TimeExceeded[0], s.DelayedHeld)
+	}
 }
 
 // TestPolicyDelayAccounting: messages a policy delay holds back are
@@ -123,8 +131,8 @@ func TestPolicyDelayAccounting(t *testing.T) {
 		_, out := process(r, tuntest.UDP(client, server, 1, 8))
 		r.Send(out)
 	}
-	if s := r.Stats(); s.DelayedHeld != maxDelayed || s.DelayedLost != 3 || s.WriteErrors != 0 {
-		t.Errorf("held %d, lost %d, write errors %d; want %d, 3, 0", s.DelayedHeld, s.DelayedLost, s.WriteErrors, maxDelayed)
+	if s := r.Stats(); s.DelayedHeld != maxDelayed || s.DelayedLost != 3 || s.WriteErrors != 0 || s.Sent[ipv4.ICMPTypeTimeExceeded] != 0 {
+		t.Errorf("held %d, lost %d, write errors %d, sent %d; want %d, 3, 0, 0", s.DelayedHeld, s.DelayedLost, s.WriteErrors, s.Sent[ipv4.ICMPTypeTimeExceeded], maxDelayed)
 	}
 
 	r = testRouter(t, responder.Policy{Delay: 20 * time.Millisecond, NoRateLimit: true})

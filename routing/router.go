@@ -344,7 +344,9 @@ func (r *Router) deliver(in *Interface, pkt packet.IPv4, out *Output) Outcome {
 			out.arena = responder.AppendEchoReply(out.arena, o, pkt, opts)
 		}
 		out.addOriginated(egress, out.arena[start:], policy.Delay)
-		r.stats.sent[reply].Add(1)
+		if policy.Delay == 0 { // a delayed one counts once written (sendLater)
+			r.countSent(reply, 0)
+		}
 		if r.OnDecision != nil {
 			r.OnDecision(Decision{Reason: responder.Reason{Type: reply}, In: in, Out: egress, From: o.Src, Orig: pkt})
 		}
@@ -430,15 +432,23 @@ func (r *Router) sendError(in *Interface, orig packet.IPv4, from netip.Addr, rea
 	o := responder.Origin{Src: from, ID: r.nextID(), TTL: policy.OriginTTL()}
 	out.arena = responder.AppendError(out.arena, o, orig, reason, maxLen, policy.Quote)
 	out.addOriginated(egress, out.arena[start:], policy.Delay)
-	r.stats.sent[reason.Type].Add(1)
-	if reason.Type == ipv4.ICMPTypeDestinationUnreachable && reason.Code < 16 {
-		r.stats.unreachable[reason.Code].Add(1)
-	}
-	if reason.Type == ipv4.ICMPTypeTimeExceeded && reason.Code < 2 {
-		r.stats.timeExceeded[reason.Code].Add(1)
+	if policy.Delay == 0 { // a delayed one counts once written (sendLater)
+		r.countSent(reason.Type, reason.Code)
 	}
 	if r.OnDecision != nil {
 		r.OnDecision(Decision{Reason: reason, In: in, Out: egress, From: from, Orig: orig})
+	}
+}
+
+// countSent counts an ICMP message sent, by type and, for Destination
+// Unreachable and Time Exceeded, by code.
+func (r *Router) countSent(t ipv4.ICMPType, code packet.Code) {
+	r.stats.sent[t].Add(1)
+	if t == ipv4.ICMPTypeDestinationUnreachable && code < 16 {
+		r.stats.unreachable[code].Add(1)
+	}
+	if t == ipv4.ICMPTypeTimeExceeded && code < 2 {
+		r.stats.timeExceeded[code].Add(1)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/icmpgw/icmpgw/tun/packet"
 )
 
 // maxDatagram is the largest IPv4 datagram.
@@ -85,10 +87,10 @@ func (r *Router) Send(out *Output) {
 	}
 }
 
-// write writes datagrams to ifc and counts them. A device that fails part
-// of a Write reports how many it wrote; the counters take them to be the
-// first ones.
-func (r *Router) write(ifc *Interface, pkts [][]byte) {
+// write writes datagrams to ifc, counts them and returns how many were
+// written. A device that fails part of a Write reports how many it wrote;
+// the counters take them to be the first ones.
+func (r *Router) write(ifc *Interface, pkts [][]byte) int {
 	n, err := ifc.Dev.Write(pkts)
 	n = min(max(n, 0), len(pkts))
 	if err != nil && n == len(pkts) {
@@ -104,9 +106,11 @@ func (r *Router) write(ifc *Interface, pkts [][]byte) {
 	}
 	ifc.txPackets.Add(uint64(n))
 	ifc.txBytes.Add(uint64(bytes))
+	return n
 }
 
-// sendLater writes a copy of e after e.Delay.
+// sendLater writes a copy of e, an ICMP message, after e.Delay, and
+// counts it as sent once written.
 func (r *Router) sendLater(e Egress) {
 	if r.delayed.Add(1) > maxDelayed {
 		r.delayed.Add(-1)
@@ -120,6 +124,9 @@ func (r *Router) sendLater(e Egress) {
 			r.stats.delayedLost.Add(1)
 			return
 		}
-		r.write(e.Iface, [][]byte{data})
+		if r.write(e.Iface, [][]byte{data}) == 1 {
+			icmp := packet.ICMPv4(packet.IPv4(data).Payload())
+			r.countSent(icmp.Type(), icmp.Code())
+		}
 	})
 }

@@ -32,9 +32,9 @@ type Stats struct {
 	// TimeExceeded counts Time Exceeded sent, by code: 0 TTL, 1 reassembly.
 	TimeExceeded [2]uint64
 	WriteErrors  uint64
-	// ICMP messages held back by Policy.Delay are counted in Sent when
-	// decided: DelayedHeld are still waiting, DelayedLost were never
-	// written (the queue was full, or the interface went down meanwhile).
+	// ICMP messages held back by Policy.Delay count in Sent once written:
+	// DelayedHeld are still waiting, DelayedLost were never written (the
+	// queue was full, or the interface went down meanwhile).
 	DelayedHeld, DelayedLost uint64
 	// ReassemblyTimeouts counts datagrams to the router whose pieces did
 	// not all come in time; their fragments are counted as fragment-held.

@@ -492,8 +492,8 @@ func printStats(w io.Writer, s routing.Stats) {
 		}
 	}
 	if s.DelayedHeld+s.DelayedLost > 0 {
-		fmt.Fprintf(tw, "icmp delayed by the policy, still held\t%d\n", s.DelayedHeld)
-		fmt.Fprintf(tw, "icmp delayed by the policy, never written\t%d\n", s.DelayedLost)
+		// Printed once the lab is down: what is still held is lost too.
+		fmt.Fprintf(tw, "icmp delayed by the policy, never sent\t%d\n", s.DelayedHeld+s.DelayedLost)
 	}
 	if s.WriteErrors > 0 {
 		fmt.Fprintf(tw, "write errors\t%d\n", s.WriteErrors)
