@@ -670,7 +670,8 @@ func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, unrecorded(sc, prefix)
+		// The lock is ours, so no lab listens on files: they are stale.
+		return nil, errors.Join(unrecorded(sc, prefix), removeFiles(files))
 	}
 	names := st.Namespaces
 	var deleted []string
@@ -698,12 +699,18 @@ func Down(sc *Scenario, prefix string, files ...string) ([]string, error) {
 	if len(errs) > 0 {
 		return deleted, errors.Join(errs...) // keep the state file: try again
 	}
-	for _, f := range append(files, statePath(prefix)) {
+	return deleted, removeFiles(append(files, statePath(prefix)))
+}
+
+// removeFiles removes the files at paths; a missing one is no error.
+func removeFiles(paths []string) error {
+	var errs []error
+	for _, f := range paths {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	return deleted, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // existError says that a namespace Build would create exists; it wraps

@@ -346,6 +346,10 @@ func TestKillThenDownWithoutState(t *testing.T) {
 			t.Errorf("namespace %s deleted by icmpgw down without a state file", ns)
 		}
 	}
+	// The killed lab's socket is stale all the same: down removes it.
+	if _, err := os.Stat(filepath.Join(scenarios.LockDir, prefix+"sock")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("control socket after icmpgw down: %v, want it removed", err)
+	}
 }
 
 // TestNameClash: a namespace the lab would create exists already. Build
