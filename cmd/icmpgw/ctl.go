@@ -161,7 +161,14 @@ func ctl(args []string) error {
 		})
 	}
 	if syntax, ok := ctlSyntax[a[0]]; ok {
-		return ctlUsageError(fs, fmt.Sprintf("%s: got %q, want %s", a[0], strings.Join(a, " "), syntax))
+		msg := fmt.Sprintf("%s: got %q, want %s", a[0], strings.Join(a, " "), syntax)
+		for _, arg := range a[1:] {
+			if name := strings.TrimLeft(arg, "-"); strings.HasPrefix(arg, "-") && fs.Lookup(strings.SplitN(name, "=", 2)[0]) != nil {
+				msg += fmt.Sprintf(" (%s is a flag of ctl: it goes before the command, as in icmpgw ctl %s %s)", arg, arg, a[0])
+				break
+			}
+		}
+		return ctlUsageError(fs, msg)
 	}
 	return ctlUsageError(fs, fmt.Sprintf("unknown command %q; the commands are routers, routes, links, link, route, policy, change and events", a[0]))
 }

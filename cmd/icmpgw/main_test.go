@@ -99,6 +99,7 @@ func TestCtlUsageErrors(t *testing.T) {
 		{[]string{"link"}, `link: got "link", want link END up|down, or link END [delay D] [jitter D] [loss PCT]`},
 		{[]string{"link", "r1:eth1", "sideways"}, `link: got "link r1:eth1 sideways", want link END up|down, or link END [delay D] [jitter D] [loss PCT]`},
 		{[]string{"routes"}, `routes: got "routes", want routes ROUTER`},
+		{[]string{"routers", "--json"}, `routers: got "routers --json", want routers (--json is a flag of ctl: it goes before the command, as in icmpgw ctl --json routers)`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r, w, err := os.Pipe()
