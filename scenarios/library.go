@@ -51,23 +51,15 @@ func Load(nameOrFile string) (*Scenario, error) {
 	unreadable := func(err error) error {
 		return fmt.Errorf("scenario %s: not a built-in (%s) and not a readable file: %w", nameOrFile, strings.Join(Library(), ", "), err)
 	}
-	// Stat before open: opening a FIFO blocks until a writer comes, and
-	// /dev/zero never ends.
-	fi, err := os.Stat(nameOrFile)
-	if err != nil {
-		return nil, unreadable(err)
-	}
-	if err := checkRegular(nameOrFile, fi); err != nil {
-		return nil, err
-	}
-	// O_NONBLOCK and a second look: the path may have been swapped for a
-	// FIFO since the Stat.
+	// O_NONBLOCK: opening a FIFO would wait for a writer. Only a regular
+	// file is read: /dev/zero never ends.
 	f, err := os.OpenFile(nameOrFile, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, unreadable(err)
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, unreadable(err)
 	}
 	if err := checkRegular(nameOrFile, fi); err != nil {
