@@ -922,7 +922,7 @@ func (p *parser) topology(n *node) {
 		if _, ok := p.hosts[name]; ok {
 			p.fail(k, path, strconv.Quote(name), "a router name no host has (there is a host "+name+")")
 		}
-		r := p.router(rn.vals[i], path, name)
+		r := p.router(rn.vals[i], path)
 		r.Pos, r.Name = Pos{k.line, k.col}, name
 		p.routers[name] = r
 		p.s.Routers = append(p.s.Routers, r)
@@ -1008,7 +1008,7 @@ func firstHost(p netip.Prefix) netip.Addr {
 	return a
 }
 
-func (p *parser) router(n *node, path, rname string) *RouterSpec {
+func (p *parser) router(n *node, path string) *RouterSpec {
 	o := p.object(n, path, "a mapping with ifaces and optionally routes, icmp", routerKeys...)
 	r := &RouterSpec{}
 	const ifacesWant = "a mapping of interface names to addresses, such as {eth0: 198.18.0.1/24, eth1: 198.51.100.1/30}"
